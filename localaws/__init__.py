@@ -1,0 +1,1 @@
+"""The local AWS stack for development and tests; never imported by production code."""

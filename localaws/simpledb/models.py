@@ -1,0 +1,480 @@
+"""SimpleDB's state and semantics over the SQLite storage.
+
+`SimpleDB` implements the ten actions on already-parsed arguments: domain and item rules,
+limits, conditional writes, batches and Select paging. It knows nothing of HTTP or XML
+(`responses.py` does that) and nothing of fault injection (`faults.py`); a caller that wants
+an eventually consistent read passes `stale=True`.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from . import exceptions
+from .select.parser import parse
+from .select.sql import SelectSQL
+from .storage import Database
+
+#: Limits from the SimpleDB Developer Guide (SDBLimits).
+MAX_BYTES = 1024  # item name, attribute name, attribute value
+MAX_PAIRS_PER_ITEM = 256
+MAX_PAIRS_PER_CALL = 256
+MAX_ITEMS_PER_BATCH = 25
+MAX_LIST_DOMAINS = 100
+DEFAULT_SELECT_LIMIT = 100
+DOMAIN_NAME = re.compile(r"[a-zA-Z0-9_.\-]{3,255}")
+#: Rows a count(*) page counts per statement between deadline checks.
+COUNT_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Account- and domain-level limits; the defaults are AWS's, tests lower them."""
+
+    max_domains: int = 250
+    max_domain_bytes: int = 10 * 1024**3
+    max_domain_attributes: int = 1_000_000_000
+    #: A Select page stops when its items' data would pass this size...
+    select_max_bytes: int = 1024 * 1024
+    #: ...or when it has run this long, answering with what it has and a NextToken.
+    select_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The one condition of a conditional PutAttributes or DeleteAttributes."""
+
+    name: str
+    value: str | None
+    exists: bool
+
+
+@dataclass(frozen=True)
+class Domain:
+    id: int
+    name: str
+    pair_count: int
+    byte_count: int
+
+
+@dataclass
+class SelectPage:
+    items: list  # [(item name, [(name, value), ...])]
+    next_token: str | None
+
+
+def utf8_len(text):
+    return len(text.encode("utf-8"))
+
+
+def _printable(text):
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def check_length(parameter, value):
+    if utf8_len(value) > MAX_BYTES:
+        raise exceptions.InvalidParameterValue(
+            f"Value ({_printable(value)}) for parameter {parameter} is invalid. "
+            f"Value exceeds maximum length of {MAX_BYTES}."
+        )
+
+
+def check_domain_name(name):
+    if not DOMAIN_NAME.fullmatch(name):
+        raise exceptions.InvalidParameterValue(
+            f"Value ({_printable(name)}) for parameter DomainName is invalid."
+        )
+
+
+def check_item_name(name):
+    if name == "":
+        raise exceptions.InvalidParameterValue("The empty string is an illegal item name")
+    check_length("ItemName", name)
+
+
+def check_attribute(name, value=None):
+    if name == "":
+        raise exceptions.InvalidParameterValue("The empty string is an illegal attribute name")
+    check_length("Name", name)
+    if value is not None:
+        check_length("Value", value)
+
+
+def pair_bytes(pairs):
+    return sum(utf8_len(name) + utf8_len(value) for name, value in pairs)
+
+
+class SimpleDB:
+    """One emulated SimpleDB account: its domains and their items, stored in SQLite."""
+
+    def __init__(self, data_dir=None, limits=Limits()):
+        self.db = Database(data_dir)
+        self.limits = limits
+
+    def close(self):
+        self.db.close()
+
+    # -- domains -------------------------------------------------------------------------
+    def _domain(self, connection, name):
+        row = connection.execute(
+            "SELECT id, name, pair_count, byte_count FROM domains WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            raise exceptions.NoSuchDomain()
+        return Domain(*row)
+
+    def create_domain(self, name):
+        check_domain_name(name)
+        with self.db.write() as connection:
+            exists = connection.execute(
+                "SELECT 1 FROM domains WHERE name = ?", (name,)
+            ).fetchone()
+            if exists:
+                return
+            (count,) = connection.execute("SELECT count(*) FROM domains").fetchone()
+            if count >= self.limits.max_domains:
+                raise exceptions.NumberDomainsExceeded(
+                    f"Number of domains limit exceeded: at most {self.limits.max_domains}."
+                )
+            connection.execute(
+                "INSERT INTO domains (name, created_at) VALUES (?, ?)", (name, time.time())
+            )
+
+    def delete_domain(self, name):
+        check_domain_name(name)
+        with self.db.write() as connection:
+            row = connection.execute("SELECT id FROM domains WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return
+            for table in ("attrs", "items", "previous"):
+                connection.execute(f"DELETE FROM {table} WHERE domain_id = ?", row)
+            connection.execute("DELETE FROM domains WHERE id = ?", row)
+
+    def list_domains(self, max_number=MAX_LIST_DOMAINS, next_token=None):
+        """Domain names in order, a page at a time; returns (names, next token)."""
+        after = self._decode_token(next_token, "list-domains")[0] if next_token else ""
+        with self.db.read() as connection:
+            names = [row[0] for row in connection.execute(
+                "SELECT name FROM domains WHERE name > ? ORDER BY name LIMIT ?",
+                (after, max_number + 1),
+            )]
+        if len(names) > max_number:
+            names = names[:max_number]
+            return names, self._encode_token("list-domains", [names[-1]])
+        return names, None
+
+    def domain_metadata(self, name):
+        with self.db.read() as connection:
+            domain = self._domain(connection, name)
+            item_count, item_bytes = connection.execute(
+                "SELECT count(*), coalesce(sum(length(CAST(name AS BLOB))), 0) "
+                "FROM items WHERE domain_id = ?", (domain.id,)
+            ).fetchone()
+            name_count, name_bytes = connection.execute(
+                "SELECT count(*), coalesce(sum(length(CAST(name AS BLOB))), 0) "
+                "FROM (SELECT DISTINCT name FROM attrs WHERE domain_id = ?)", (domain.id,)
+            ).fetchone()
+            value_count, value_bytes = connection.execute(
+                "SELECT count(*), coalesce(sum(length(CAST(value AS BLOB))), 0) "
+                "FROM attrs WHERE domain_id = ?", (domain.id,)
+            ).fetchone()
+        return {
+            "ItemCount": item_count,
+            "ItemNamesSizeBytes": item_bytes,
+            "AttributeNameCount": name_count,
+            "AttributeNamesSizeBytes": name_bytes,
+            "AttributeValueCount": value_count,
+            "AttributeValuesSizeBytes": value_bytes,
+            "Timestamp": int(time.time()),
+        }
+
+    # -- items ---------------------------------------------------------------------------
+    def _pairs(self, connection, domain_id, item, stale=False):
+        if stale:
+            row = connection.execute(
+                "SELECT snapshot FROM previous WHERE domain_id = ? AND item = ?",
+                (domain_id, item),
+            ).fetchone()
+            if row is not None:
+                return [tuple(pair) for pair in json.loads(row[0])]
+        return connection.execute(
+            "SELECT name, value FROM attrs WHERE domain_id = ? AND item = ? ORDER BY name, value",
+            (domain_id, item),
+        ).fetchall()
+
+    @staticmethod
+    def _check(expected, pairs):
+        if expected is None:
+            return
+        values = [value for name, value in pairs if name == expected.name]
+        if not expected.exists:
+            if values:
+                raise exceptions.ConditionalCheckFailed(
+                    f"Conditional check failed. Attribute ({expected.name}) value exists"
+                )
+            return
+        if not values:
+            raise exceptions.AttributeDoesNotExist(f"Attribute ({expected.name}) does not exist")
+        if len(values) > 1:
+            raise exceptions.MultiValuedAttribute(
+                f"Attribute ({expected.name}) is multi-valued. Conditional check can only be "
+                f"performed on a single-valued attribute"
+            )
+        if values[0] != expected.value:
+            raise exceptions.ConditionalCheckFailed(
+                f"Conditional check failed. Attribute ({expected.name}) value is ({values[0]}) "
+                f"but was expected ({expected.value})"
+            )
+
+    def _store(self, connection, domain, item, old_pairs, new_pairs):
+        """Write an item's new pairs, keeping its previous state and the domain's totals."""
+        old, new = set(old_pairs), set(new_pairs)
+        if old == new:
+            return domain
+        connection.execute(
+            "INSERT OR REPLACE INTO previous (domain_id, item, snapshot) VALUES (?, ?, ?)",
+            (domain.id, item, json.dumps(sorted(old))),
+        )
+        removed, added = old - new, new - old
+        connection.executemany(
+            "DELETE FROM attrs WHERE domain_id = ? AND item = ? AND name = ? AND value = ?",
+            [(domain.id, item, name, value) for name, value in removed],
+        )
+        connection.executemany(
+            "INSERT INTO attrs (domain_id, item, name, value) VALUES (?, ?, ?, ?)",
+            [(domain.id, item, name, value) for name, value in added],
+        )
+        item_bytes = 0
+        if old and not new:
+            connection.execute(
+                "DELETE FROM items WHERE domain_id = ? AND name = ?", (domain.id, item)
+            )
+            item_bytes = -utf8_len(item)
+        elif new and not old:
+            connection.execute(
+                "INSERT INTO items (domain_id, name) VALUES (?, ?)", (domain.id, item)
+            )
+            item_bytes = utf8_len(item)
+        pair_count = domain.pair_count + len(added) - len(removed)
+        byte_count = domain.byte_count + item_bytes + pair_bytes(added) - pair_bytes(removed)
+        if len(added) > len(removed) and pair_count > self.limits.max_domain_attributes:
+            raise exceptions.NumberDomainAttributesExceeded(
+                f"Too many attributes in the domain: at most {self.limits.max_domain_attributes}."
+            )
+        if byte_count > domain.byte_count and byte_count > self.limits.max_domain_bytes:
+            raise exceptions.NumberDomainBytesExceeded(
+                f"Too many bytes in the domain: at most {self.limits.max_domain_bytes}."
+            )
+        connection.execute(
+            "UPDATE domains SET pair_count = ?, byte_count = ? WHERE id = ?",
+            (pair_count, byte_count, domain.id),
+        )
+        return Domain(domain.id, domain.name, pair_count, byte_count)
+
+    @staticmethod
+    def _check_put(item, attributes):
+        check_item_name(item)
+        if not attributes:
+            raise exceptions.MissingParameter(
+                "No attributes for item " + _printable(item)
+            )
+        if len(attributes) > MAX_PAIRS_PER_CALL:
+            raise exceptions.NumberSubmittedAttributesExceeded(
+                f"Too many attributes in a single call: at most {MAX_PAIRS_PER_CALL}."
+            )
+        for name, value, _replace in attributes:
+            check_attribute(name, value)
+
+    def _put(self, connection, domain, item, attributes, expected=None):
+        old = self._pairs(connection, domain.id, item)
+        self._check(expected, old)
+        replaced = {name for name, _value, replace in attributes if replace}
+        new = [(name, value) for name, value in old if name not in replaced]
+        new += [(name, value) for name, value, _replace in attributes]
+        new = list(dict.fromkeys(new))
+        if len(new) > MAX_PAIRS_PER_ITEM:
+            raise exceptions.NumberItemAttributesExceeded(
+                f"Too many attributes in this item: at most {MAX_PAIRS_PER_ITEM}, "
+                f"item {_printable(item)} would have {len(new)}."
+            )
+        return self._store(connection, domain, item, old, new)
+
+    def put_attributes(self, domain_name, item, attributes, expected=None):
+        """Add (name, value, replace) pairs to an item, if `expected` holds."""
+        self._check_put(item, attributes)
+        with self.db.write() as connection:
+            domain = self._domain(connection, domain_name)
+            self._put(connection, domain, item, attributes, expected)
+
+    def batch_put_attributes(self, domain_name, items):
+        """Put several items' attributes in one all-or-nothing step: [(item, attributes)]."""
+        self._check_batch(items)
+        for item, attributes in items:
+            self._check_put(item, attributes)
+        with self.db.write() as connection:
+            domain = self._domain(connection, domain_name)
+            for item, attributes in items:
+                domain = self._put(connection, domain, item, attributes)
+
+    @staticmethod
+    def _check_batch(items):
+        if not items:
+            raise exceptions.MissingParameter("No items in the batch request")
+        if len(items) > MAX_ITEMS_PER_BATCH:
+            raise exceptions.NumberSubmittedItemsExceeded()
+        seen = set()
+        for item, _attributes in items:
+            if item in seen:
+                raise exceptions.DuplicateItemName(
+                    f"Item {_printable(item)} was specified more than once."
+                )
+            seen.add(item)
+
+    def get_attributes(self, domain_name, item, names=(), stale=False):
+        """An item's pairs (only the named attributes if `names`); [] for a missing item."""
+        check_item_name(item)
+        with self.db.read() as connection:
+            domain = self._domain(connection, domain_name)
+            pairs = self._pairs(connection, domain.id, item, stale)
+        if names:
+            wanted = set(names)
+            pairs = [pair for pair in pairs if pair[0] in wanted]
+        return pairs
+
+    def _delete(self, connection, domain, item, attributes, expected=None):
+        old = self._pairs(connection, domain.id, item)
+        self._check(expected, old)
+        if not attributes:
+            new = []
+        else:
+            whole = {name for name, value in attributes if value is None}
+            pairs = {(name, value) for name, value in attributes if value is not None}
+            new = [p for p in old if p[0] not in whole and p not in pairs]
+        return self._store(connection, domain, item, old, new)
+
+    @staticmethod
+    def _check_delete(item, attributes):
+        check_item_name(item)
+        if len(attributes) > MAX_PAIRS_PER_CALL:
+            raise exceptions.NumberSubmittedAttributesExceeded(
+                f"Too many attributes in a single call: at most {MAX_PAIRS_PER_CALL}."
+            )
+        for name, value in attributes:
+            check_attribute(name, value)
+
+    def delete_attributes(self, domain_name, item, attributes=(), expected=None):
+        """Delete (name, value-or-None) pairs, or the whole item if none, if `expected` holds."""
+        self._check_delete(item, attributes)
+        with self.db.write() as connection:
+            domain = self._domain(connection, domain_name)
+            self._delete(connection, domain, item, attributes, expected)
+
+    def batch_delete_attributes(self, domain_name, items):
+        """Delete from several items in one all-or-nothing step: [(item, attributes)]."""
+        self._check_batch(items)
+        for item, attributes in items:
+            self._check_delete(item, attributes)
+        with self.db.write() as connection:
+            domain = self._domain(connection, domain_name)
+            for item, attributes in items:
+                domain = self._delete(connection, domain, item, attributes)
+
+    # -- select --------------------------------------------------------------------------
+    def _encode_token(self, purpose, position):
+        payload = base64.urlsafe_b64encode(
+            json.dumps([purpose, position], separators=(",", ":")).encode()
+        ).decode()
+        signature = hmac.new(self.db.token_secret, payload.encode(), hashlib.sha256)
+        return payload + "." + signature.hexdigest()[:32]
+
+    def _decode_token(self, token, purpose):
+        try:
+            payload, signature = token.rsplit(".", 1)
+            expected = hmac.new(self.db.token_secret, payload.encode(), hashlib.sha256)
+            if not hmac.compare_digest(expected.hexdigest()[:32], signature):
+                raise ValueError("bad signature")
+            token_purpose, position = json.loads(base64.urlsafe_b64decode(payload))
+        except (ValueError, TypeError, UnicodeError):
+            raise exceptions.InvalidNextToken() from None
+        if token_purpose != purpose:
+            raise exceptions.InvalidNextToken()
+        return position
+
+    @staticmethod
+    def _select_purpose(domain, query):
+        digest = hashlib.sha256(repr(query.without_limit()).encode()).hexdigest()[:32]
+        return f"select:{domain.id}:{digest}"
+
+    def select(self, expression, next_token=None, stale=False):
+        """Run one page of a Select expression; `next_token` continues an earlier page."""
+        query = parse(expression)
+        deadline = time.monotonic() + self.limits.select_seconds
+        with self.db.read() as connection:
+            domain = self._domain(connection, query.domain)
+            purpose = self._select_purpose(domain, query)
+            after = self._decode_token(next_token, purpose) if next_token else None
+            sql = SelectSQL(query, domain.id, stale)
+            connection.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+            try:
+                if query.output == "count(*)":
+                    return self._count_page(connection, sql, query, after, deadline, purpose)
+                return self._items_page(connection, sql, query, after, deadline, purpose,
+                                        domain, stale)
+            finally:
+                connection.set_progress_handler(None, 0)
+
+    def _count_page(self, connection, sql, query, after, deadline, purpose):
+        remaining = query.limit
+        counted = 0
+        while remaining is None or remaining > 0:
+            chunk = COUNT_CHUNK if remaining is None else min(COUNT_CHUNK, remaining)
+            try:
+                count, last = connection.execute(*sql.count(after, chunk)).fetchone()
+            except sqlite3.OperationalError as error:
+                if "interrupted" not in str(error):
+                    raise
+                break  # out of time: answer the partial count
+            counted += count
+            if remaining is not None:
+                remaining -= count
+            if count < chunk:
+                return SelectPage([("Domain", [("Count", str(counted))])], None)
+            after = [None, last]
+            if time.monotonic() > deadline:
+                break
+        connection.set_progress_handler(None, 0)
+        more = connection.execute(*sql.count(after, 1)).fetchone()[0]
+        token = self._encode_token(purpose, after) if more else None
+        return SelectPage([("Domain", [("Count", str(counted))])], token)
+
+    def _items_page(self, connection, sql, query, after, deadline, purpose, domain, stale):
+        limit = query.limit or DEFAULT_SELECT_LIMIT
+        items, size, last = [], 0, after
+        wanted = set(query.attributes)
+        cursor = connection.execute(*sql.page(after, limit + 1))
+        try:
+            for name, sort_key in cursor:
+                if len(items) == limit or time.monotonic() > deadline:
+                    return SelectPage(items, self._encode_token(purpose, last))
+                if query.output in ("*", "attributes"):
+                    pairs = self._pairs(connection, domain.id, name, stale)
+                    if query.output == "attributes":
+                        pairs = [pair for pair in pairs if pair[0] in wanted]
+                else:
+                    pairs = []
+                item_size = utf8_len(name) + pair_bytes(pairs)
+                if items and size + item_size > self.limits.select_max_bytes:
+                    return SelectPage(items, self._encode_token(purpose, last))
+                items.append((name, pairs))
+                size += item_size
+                last = [sort_key, name]
+        except sqlite3.OperationalError as error:
+            if "interrupted" not in str(error):
+                raise
+            return SelectPage(items, self._encode_token(purpose, last))
+        return SelectPage(items, None)
