@@ -30,6 +30,9 @@ DEFAULT_SELECT_LIMIT = 100
 DOMAIN_NAME = re.compile(r"[a-zA-Z0-9_.\-]{3,255}")
 #: Rows a count(*) page counts per statement between deadline checks.
 COUNT_CHUNK = 10_000
+#: A page stops taking items once past its time limit (but always makes progress); a
+#: single SQL statement still running this long after the limit is interrupted.
+HARD_STOP_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -419,7 +422,8 @@ class SimpleDB:
             purpose = self._select_purpose(domain, query)
             after = self._decode_token(next_token, purpose) if next_token else None
             sql = SelectSQL(query, domain.id, stale)
-            connection.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+            hard_stop = deadline + HARD_STOP_GRACE_SECONDS
+            connection.set_progress_handler(lambda: time.monotonic() > hard_stop, 10_000)
             try:
                 if query.output == "count(*)":
                     return self._count_page(connection, sql, query, after, deadline, purpose)
@@ -459,7 +463,7 @@ class SimpleDB:
         cursor = connection.execute(*sql.page(after, limit + 1))
         try:
             for name, sort_key in cursor:
-                if len(items) == limit or time.monotonic() > deadline:
+                if len(items) == limit or (items and time.monotonic() > deadline):
                     return SelectPage(items, self._encode_token(purpose, last))
                 if query.output in ("*", "attributes"):
                     pairs = self._pairs(connection, domain.id, name, stale)
