@@ -154,6 +154,14 @@ def test_and_on_one_attribute_tests_a_single_value(grammar):
     assert where(grammar, "color = 'red' and color = 'blue'") == []
 
 
+def test_every_with_or_on_one_attribute_tests_each_value_against_the_whole_or(grammar):
+    assert where(grammar, "every(color) = 'red' or every(color) = 'blue'") == ["a1", "a2"]
+
+
+def test_every_or_across_parentheses_tests_each_every_separately(grammar):
+    assert where(grammar, "(every(color) = 'red') or (every(color) = 'blue')") == ["a2"]
+
+
 def test_intersection_on_one_attribute_tests_values_separately(grammar):
     assert where(grammar, "color = 'red' intersection color = 'blue'") == ["a1"]
 
