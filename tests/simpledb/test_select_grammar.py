@@ -158,8 +158,8 @@ def test_every_with_or_on_one_attribute_tests_each_value_against_the_whole_or(gr
     assert where(grammar, "every(color) = 'red' or every(color) = 'blue'") == ["a1", "a2"]
 
 
-def test_every_or_across_parentheses_tests_each_every_separately(grammar):
-    assert where(grammar, "(every(color) = 'red') or (every(color) = 'blue')") == ["a2"]
+def test_parentheses_around_single_comparisons_change_nothing(grammar):
+    assert where(grammar, "(every(color) = 'red') or (every(color) = 'blue')") == ["a1", "a2"]
 
 
 def test_intersection_on_one_attribute_tests_values_separately(grammar):
