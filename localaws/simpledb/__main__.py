@@ -5,23 +5,24 @@ import logging
 import signal
 import sys
 
+from . import faults
 from .faults import Faults
 from .models import Limits
 from .server import SimpleDBServer
 
 
 def _rate(text):
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
-    return value
+    try:
+        return faults._rate("rate", text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _non_negative(text):
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
-    return value
+def _latency(text):
+    try:
+        return faults._latency(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(text):
@@ -47,7 +48,7 @@ def build_parser():
     parser.add_argument("--any-credentials", action="store_true",
                         help="accept any credentials without checking signatures (the default "
                              "when no key is given)")
-    parser.add_argument("--latency-ms", type=_non_negative, default=0.0,
+    parser.add_argument("--latency-ms", type=_latency, default=0.0,
                         help="added to every call")
     parser.add_argument("--fail-rate", type=_rate, default=0.0,
                         help="fraction of calls answered 503 ServiceUnavailable")
@@ -80,8 +81,10 @@ def main(argv=None):
         faults=Faults(args.latency_ms, args.fail_rate, args.stale_read_rate, seed=args.seed),
         limits=Limits(max_domains=args.max_domains),
     )
-    # SIGTERM ends the process as Ctrl-C does: through serve_forever's KeyboardInterrupt.
+    # SIGTERM and SIGINT end the process through serve_forever's KeyboardInterrupt, even
+    # when a parent shell started us with SIGINT ignored (as `cmd &` does in scripts).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(f"SimpleDB emulator listening on {server.endpoint_url} "
           f"({'data in ' + args.data_dir if args.data_dir else 'in memory'}, "
           f"{'any credentials' if not args.access_key else 'access key ' + args.access_key})",

@@ -8,6 +8,7 @@ Routes:
 """
 
 import json
+import re
 from http import HTTPStatus
 import logging
 import time
@@ -28,15 +29,26 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def _read_body(environ):
+    too_large = exceptions.InvalidHttpRequest(
+        f"The HTTP request is invalid: the body exceeds {MAX_BODY_BYTES} bytes."
+    )
+    if not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+        body = environ["wsgi.input"].read(MAX_BODY_BYTES + 1)  # a chunked body
+        if len(body) > MAX_BODY_BYTES:
+            raise too_large
+        return body
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         raise exceptions.InvalidHttpRequest("The HTTP request is invalid: bad Content-Length.") from None
     if length > MAX_BODY_BYTES:
-        raise exceptions.InvalidHttpRequest(
-            f"The HTTP request is invalid: the body exceeds {MAX_BODY_BYTES} bytes."
-        )
+        raise too_large
     return environ["wsgi.input"].read(length) if length else b""
+
+
+def _loggable(text):
+    """A parameter as one log token: no spaces or control characters can split the line."""
+    return re.sub(r"[\s\x00-\x1f\x7f]", "?", text)[:100] if text else "-"
 
 
 def _decode_params(raw):
@@ -99,7 +111,7 @@ class SimpleDBApp:
             body, code = error_xml(error, request_id), error.status
         log.info(
             "action=%s domain=%s status=%s ms=%.1f request_id=%s",
-            params.get("Action", "-"), params.get("DomainName", "-"), code,
+            _loggable(params.get("Action")), _loggable(params.get("DomainName")), code,
             (time.monotonic() - started) * 1000, request_id,
         )
         return f"{code} {HTTPStatus(code).phrase}", body, "text/xml"

@@ -100,7 +100,7 @@ class Credentials:
                 "unknown access key."
             )
         expected = sign(secret, method, host, path, params, algorithm)
-        if not hmac.compare_digest(expected, params["Signature"]):
+        if not hmac.compare_digest(expected.encode(), params["Signature"].encode()):
             raise exceptions.AuthFailure(
                 "The request signature we calculated does not match the signature you "
                 "provided. Check your AWS Secret Access Key and signing method."

@@ -12,18 +12,27 @@ import random
 import threading
 import time
 
+#: Longest injectable latency: a minute, far past any client's read timeout.
+MAX_LATENCY_MS = 60_000
+
+
+def _number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{name} must be a number, not {value!r}")
+    return float(value)
+
 
 def _rate(name, value):
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
+    value = _number(name, value)
+    if not 0.0 <= value <= 1.0:  # also rejects NaN
         raise ValueError(f"{name} must be between 0 and 1, not {value}")
     return value
 
 
 def _latency(value):
-    value = float(value)
-    if value < 0:
-        raise ValueError(f"latency_ms must not be negative, not {value}")
+    value = _number("latency_ms", value)
+    if not 0.0 <= value <= MAX_LATENCY_MS:  # also rejects NaN and infinity
+        raise ValueError(f"latency_ms must be between 0 and {MAX_LATENCY_MS}, not {value}")
     return value
 
 
