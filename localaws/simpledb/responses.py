@@ -22,7 +22,7 @@ MAX_REQUESTED_ATTRIBUTES = 256
 
 # Characters XML 1.0 cannot carry; SimpleDB base64-encodes a name or value holding any.
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_EXPECTED = re.compile(r"Expected(?:\.(\d+))?\.(Name|Value|Exists)")
+_EXPECTED = re.compile(r"Expected(?:\.([0-9]+))?\.(Name|Value|Exists)")
 
 
 def text_element(tag, text):
@@ -83,7 +83,7 @@ def flag(params, name, default=False):
 
 def indexed(params, prefix):
     """{index: {field: value}} for parameters named `prefix.N.field`, ordered by N."""
-    pattern = re.compile(re.escape(prefix) + r"\.(\d+)\.(.+)")
+    pattern = re.compile(re.escape(prefix) + r"\.([0-9]+)\.(.+)")
     groups = {}
     for name, value in params.items():
         match = pattern.fullmatch(name)
@@ -138,10 +138,7 @@ def _integer(params, name, low, high, default):
     raw = params.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
+    value = int(raw) if raw.isascii() and raw.isdigit() else None
     if value is None or not low <= value <= high:
         raise exceptions.InvalidParameterValue(
             f"Value ({raw}) for parameter {name} is invalid. "
@@ -256,7 +253,7 @@ class Responses:
 
 def _plain_list(params, prefix):
     """Values of `prefix.N` parameters, ordered by N."""
-    pattern = re.compile(re.escape(prefix) + r"\.(\d+)")
+    pattern = re.compile(re.escape(prefix) + r"\.([0-9]+)")
     found = []
     for name, value in params.items():
         match = pattern.fullmatch(name)

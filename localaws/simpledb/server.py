@@ -1,7 +1,7 @@
 """Serving the emulator over HTTP, in the foreground or on a background thread.
 
-Werkzeug's threaded server (the one moto uses) speaks HTTP/1.1 with keep-alive, so a boto3
-client reuses its connections as it does against AWS.
+Werkzeug's threaded server, the one moto uses: a thread per connection, and (as in moto)
+one request per connection, since werkzeug closes each connection after its response.
 """
 
 import logging

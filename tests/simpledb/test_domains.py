@@ -195,6 +195,16 @@ def test_list_domains_garbage_next_token_is_invalid(sdb):
     assert (code, status) == ("InvalidNextToken", 400)
 
 
+def test_list_domains_non_ascii_next_token_is_invalid(sdb, seven_domains):
+    token = sdb.list_domains(MaxNumberOfDomains=1)["NextToken"]
+
+    with pytest.raises(ClientError) as excinfo:
+        sdb.list_domains(MaxNumberOfDomains=1, NextToken=token[:-1] + "é")
+
+    code, status, _ = error_of(excinfo)
+    assert (code, status) == ("InvalidNextToken", 400)
+
+
 @pytest.mark.parametrize("number", ["0", "101", "ten"])
 def test_list_domains_max_number_out_of_range_is_invalid(simpledb_server, number):
     response = raw_request(simpledb_server.endpoint_url,
