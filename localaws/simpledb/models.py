@@ -7,6 +7,7 @@ an eventually consistent read passes `stale=True`.
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 from . import exceptions
 from .select.parser import parse
-from .select.sql import SelectSQL
+from .select.sql import compile_select
 from .storage import Database
 
 #: Limits from the SimpleDB Developer Guide (SDBLimits).
@@ -69,6 +70,12 @@ class Domain:
 class SelectPage:
     items: list  # [(item name, [(name, value), ...])]
     next_token: str | None
+
+
+@functools.lru_cache(maxsize=1024)
+def query_digest(query):
+    """What a Select NextToken is bound to: the query's meaning, except its page limit."""
+    return hashlib.sha256(repr(query.without_limit()).encode()).hexdigest()[:32]
 
 
 def utf8_len(text):
@@ -410,8 +417,7 @@ class SimpleDB:
 
     @staticmethod
     def _select_purpose(domain, query):
-        digest = hashlib.sha256(repr(query.without_limit()).encode()).hexdigest()[:32]
-        return f"select:{domain.id}:{digest}"
+        return f"select:{domain.id}:{query_digest(query)}"
 
     def select(self, expression, next_token=None, stale=False):
         """Run one page of a Select expression; `next_token` continues an earlier page."""
@@ -421,7 +427,7 @@ class SimpleDB:
             domain = self._domain(connection, query.domain)
             purpose = self._select_purpose(domain, query)
             after = self._decode_token(next_token, purpose) if next_token else None
-            sql = SelectSQL(query, domain.id, stale)
+            sql = compile_select(query, domain.id, stale)
             hard_stop = deadline + HARD_STOP_GRACE_SECONDS
             connection.set_progress_handler(lambda: time.monotonic() > hard_stop, 10_000)
             try:
@@ -458,24 +464,23 @@ class SimpleDB:
 
     def _items_page(self, connection, sql, query, after, deadline, purpose, domain, stale):
         limit = query.limit or DEFAULT_SELECT_LIMIT
+        with_pairs = query.output in ("*", "attributes")
+        wanted = set(query.attributes) if query.output == "attributes" else None
         items, size, last = [], 0, after
-        wanted = set(query.attributes)
         cursor = connection.execute(*sql.page(after, limit + 1))
         try:
             for name, sort_key in cursor:
                 if len(items) == limit or (items and time.monotonic() > deadline):
                     return SelectPage(items, self._encode_token(purpose, last))
-                if query.output in ("*", "attributes"):
+                pairs = []
+                if with_pairs:
                     pairs = self._pairs(connection, domain.id, name, stale)
-                    if query.output == "attributes":
+                    if wanted is not None:
                         pairs = [pair for pair in pairs if pair[0] in wanted]
-                else:
-                    pairs = []
-                item_size = utf8_len(name) + pair_bytes(pairs)
-                if items and size + item_size > self.limits.select_max_bytes:
+                size += len(name.encode()) + (pair_bytes(pairs) if pairs else 0)
+                if items and size > self.limits.select_max_bytes:
                     return SelectPage(items, self._encode_token(purpose, last))
                 items.append((name, pairs))
-                size += item_size
                 last = [sort_key, name]
         except sqlite3.OperationalError as error:
             if "interrupted" not in str(error):

@@ -20,6 +20,7 @@ function, so the grammar below is readable straight off the code:
     operand := name | 'itemName()' | 'every' '(' name ')'
 """
 
+import functools
 import re
 
 from .. import exceptions
@@ -316,6 +317,11 @@ class Parser:
                 raise exceptions.InvalidSortExpression()
 
 
+@functools.lru_cache(maxsize=1024)
 def parse(text):
-    """Parse a Select expression, raising the SimpleDB error its flaw deserves."""
+    """Parse a Select expression, raising the SimpleDB error its flaw deserves.
+
+    Parsed queries are immutable, so repeated expressions (every page of a paged Select,
+    a polling client) are parsed once.
+    """
     return Parser(text).parse()

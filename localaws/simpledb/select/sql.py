@@ -18,6 +18,8 @@ Multi-valued semantics, as SimpleDB documents them and as this translator applie
 - `not`, `intersection`, and `and`/`or` between different operands combine item sets.
 """
 
+import functools
+
 from .ast import BoolOp, Comparison, Not
 
 _SIMPLE_OPERATORS = {"=", "!=", ">", ">=", "<", "<="}
@@ -110,6 +112,23 @@ def value_test(comparison, column, params):
     raise ValueError(f"not a value test: {op}")
 
 
+def single_group(where):
+    """(joiner, comparisons) if `where` is value tests on one plain attribute, else None."""
+    if isinstance(where, Comparison):
+        comparisons, joiner = [where], " AND "
+    elif isinstance(where, BoolOp) and where.op in ("and", "or") \
+            and all(isinstance(c, Comparison) for c in where.operands):
+        comparisons, joiner = list(where.operands), f" {where.op.upper()} "
+    else:
+        return None
+    operand = comparisons[0].operand
+    if operand.is_item_name or operand.every or any(
+        c.operand != operand or c.tests_presence for c in comparisons
+    ):
+        return None
+    return joiner, comparisons
+
+
 class Translator:
     """Builds the SQL condition on an item-name column for a where clause.
 
@@ -197,6 +216,23 @@ class SelectSQL:
         self.where = f"i.domain_id = {self.domain}"
         if query.where is not None:
             self.where += " AND " + translator.condition(query.where, "i.name")
+        # In item-name order, pages are read from `source` (rows of `i`, its item names in
+        # `column`): the items table filtered by the where clause or, when the clause is
+        # one test on one attribute (the commonest query), that attribute's value index
+        # alone, which spares a lookup per match.
+        self.column, self.source = "i.name", f"{self.items} AS i WHERE {self.where}"
+        group = single_group(query.where)
+        if group is not None:
+            joiner, comparisons = group
+            test = joiner.join(value_test(c, "i.value", self.params) for c in comparisons)
+            # Without statistics SQLite may prefer walking the primary key in item order
+            # (to skip a sort) over the value index; name the index to rule that out.
+            indexed = "" if stale else " INDEXED BY attrs_by_value"
+            self.column = "i.item"
+            self.source = (
+                f"{self.attrs} AS i{indexed} WHERE i.domain_id = {self.domain} "
+                f"AND i.name = {self.params(comparisons[0].operand.name)} AND ({test})"
+            )
 
     def _bind(self, sql, extra):
         values = dict(self.params.values)
@@ -208,13 +244,14 @@ class SelectSQL:
         order = self.query.order_by
         desc = self.query.descending
         if order is None or order.is_item_name:
+            column = self.column
             keyset = ""
             if after is not None:
-                keyset = " AND i.name < :after_name" if desc else " AND i.name > :after_name"
+                keyset = f" AND {column} {'<' if desc else '>'} :after_name"
             direction = "DESC" if desc else "ASC"
             sql = (
-                f"SELECT i.name, NULL FROM {self.items} AS i WHERE {self.where}{keyset} "
-                f"ORDER BY i.name {direction} LIMIT :limit"
+                f"SELECT DISTINCT {column}, NULL FROM {self.source}{keyset} "
+                f"ORDER BY {column} {direction} LIMIT :limit"
             )
             extra = {"limit": limit}
             if after is not None:
@@ -252,3 +289,9 @@ class SelectSQL:
         if after is not None:
             extra["after_name"] = after[1]
         return self._bind(sql, extra)
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_select(query, domain_id, stale=False):
+    """The (immutable, so shareable) `SelectSQL` of a query, built once per query."""
+    return SelectSQL(query, domain_id, stale)
