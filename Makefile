@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test venv localaws bench clean
+.PHONY: run test venv bench clean
 
 venv: $(STAMP)
 
@@ -19,9 +19,10 @@ $(STAMP): requirements.txt requirements-dev.txt .python-version
 test: $(STAMP)
 	$(PY) -m pytest
 
-# The local AWS stack in the foreground (Ctrl-C stops it).
-localaws: $(STAMP)
-	$(PY) -m localaws
+# Until the site lands: the local AWS stack in the foreground (Ctrl-C stops it), with
+# SimpleDB's data kept under var/.
+run: $(STAMP)
+	$(PY) -m localaws --data-dir var/localaws
 
 bench: $(STAMP)
 	$(PY) bench/simpledb_emulator.py

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.simpledb"]
+pytest_plugins = ["tests.fixtures.simpledb", "tests.fixtures.localaws"]
 
 
 @pytest.hookimpl(hookwrapper=True)

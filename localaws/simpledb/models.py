@@ -26,6 +26,7 @@ MAX_BYTES = 1024  # item name, attribute name, attribute value
 MAX_PAIRS_PER_ITEM = 256
 MAX_PAIRS_PER_CALL = 256
 MAX_ITEMS_PER_BATCH = 25
+MAX_BATCH_BYTES = 1024 * 1024  # item names, attribute names and values of one batch
 MAX_LIST_DOMAINS = 100
 DEFAULT_SELECT_LIMIT = 100
 DOMAIN_NAME = re.compile(r"[a-zA-Z0-9_.\-]{3,255}")
@@ -344,6 +345,15 @@ class SimpleDB:
                     f"Item {_printable(item)} was specified more than once."
                 )
             seen.add(item)
+        size = sum(
+            utf8_len(item) + sum(utf8_len(a[0]) + utf8_len(a[1] or "") for a in attributes)
+            for item, attributes in items
+        )
+        if size > MAX_BATCH_BYTES:
+            raise exceptions.InvalidParameterValue(
+                f"The batch holds {size} bytes of names and values; at most {MAX_BATCH_BYTES} "
+                f"are allowed in one request."
+            )
 
     def get_attributes(self, domain_name, item, names=(), stale=False):
         """An item's pairs (only the named attributes if `names`); [] for a missing item."""

@@ -688,3 +688,30 @@ def test_domain_byte_limit_counts_utf8_bytes(few_bytes):
 
     code, status, _ = error_of(excinfo)
     assert (code, status) == ("NumberDomainBytesExceeded", 409)
+
+
+def test_batch_put_over_one_megabyte_is_rejected_and_writes_nothing(sdb, domain):
+    value = "v" * 1024
+    items = [
+        {"Name": f"big{n:02d}",
+         "Attributes": [{"Name": f"a{k:02d}", "Value": value} for k in range(45)]}
+        for n in range(25)
+    ]  # 25 x 45 x ~1 KB: just over 1 MB of data
+    with pytest.raises(ClientError) as caught:
+        sdb.batch_put_attributes(DomainName=domain, Items=items)
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "1048576" in caught.value.response["Error"]["Message"]
+    assert sdb.get_attributes(DomainName=domain, ItemName="big00",
+                              ConsistentRead=True).get("Attributes") is None
+
+
+def test_batch_put_just_under_one_megabyte_is_accepted(sdb, domain):
+    value = "v" * 1024
+    items = [
+        {"Name": f"big{n:02d}",
+         "Attributes": [{"Name": f"a{k:02d}", "Value": value} for k in range(40)]}
+        for n in range(25)
+    ]
+    sdb.batch_put_attributes(DomainName=domain, Items=items)
+    assert len(sdb.get_attributes(DomainName=domain, ItemName="big24",
+                                  ConsistentRead=True)["Attributes"]) == 40
