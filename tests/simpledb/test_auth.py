@@ -52,10 +52,6 @@ def hand_signed(server, params, offset=timedelta(), algorithm="HmacSHA256"):
     return params
 
 
-def error_code(response):
-    return ElementTree.fromstring(response.body).findtext("Errors/Error/Code")
-
-
 def test_check_vector_signature_matches_spec():
     assert sign(VECTOR_SECRET, "POST", "127.0.0.1:8080", "/", VECTOR_PARAMS) == (
         "oD3kL0puebunHJRjUeYaixpyX6CFbEfdu8HOAq5TJNk="
@@ -94,19 +90,19 @@ def test_parameter_changed_after_signing_is_auth_failure_403(simpledb_server):
     params = hand_signed(simpledb_server, {"Action": "ListDomains", "MaxNumberOfDomains": "5"})
     params["MaxNumberOfDomains"] = "6"
     response = raw_request(simpledb_server.endpoint_url, params, sign=False)
-    assert (response.status, error_code(response)) == (403, "AuthFailure")
+    assert (response.status, response.error_code) == (403, "AuthFailure")
 
 
 def test_non_ascii_signature_is_auth_failure_403_not_500(simpledb_server):
     params = hand_signed(simpledb_server, {"Action": "ListDomains"})
     params["Signature"] = "é" + params["Signature"][1:]
     response = raw_request(simpledb_server.endpoint_url, params, sign=False)
-    assert (response.status, error_code(response)) == (403, "AuthFailure")
+    assert (response.status, response.error_code) == (403, "AuthFailure")
 
 
 def test_missing_access_key_is_auth_missing_failure_403(simpledb_server):
     response = raw_request(simpledb_server.endpoint_url, {"Action": "ListDomains"}, sign=False)
-    assert (response.status, error_code(response)) == (403, "AuthMissingFailure")
+    assert (response.status, response.error_code) == (403, "AuthMissingFailure")
 
 
 @pytest.mark.parametrize("offset", [timedelta(minutes=-16), timedelta(minutes=16)],
@@ -114,7 +110,7 @@ def test_missing_access_key_is_auth_missing_failure_403(simpledb_server):
 def test_timestamp_more_than_15_minutes_off_is_request_expired_400(simpledb_server, offset):
     params = hand_signed(simpledb_server, {"Action": "ListDomains"}, offset)
     response = raw_request(simpledb_server.endpoint_url, params, sign=False)
-    assert (response.status, error_code(response)) == (400, "RequestExpired")
+    assert (response.status, response.error_code) == (400, "RequestExpired")
 
 
 @pytest.mark.parametrize("offset", [timedelta(minutes=-14), timedelta(minutes=14)],

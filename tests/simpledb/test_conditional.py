@@ -6,24 +6,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.fixtures.simpledb import raw_request, sdb_client
+from tests.fixtures.simpledb import error_of as shared_error_of
+from tests.fixtures.simpledb import raw_request, sdb_client, stored
 
 
 def error_of(excinfo):
     """(code, HTTP status) of a ClientError."""
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+    return shared_error_of(excinfo)[:2]
 
 
-def raw_code(response):
-    """The <Code> of a raw error body."""
-    text = response.text
-    return text[text.index("<Code>") + len("<Code>"):text.index("</Code>")]
 
 
-def stored(sdb, domain, item):
-    response = sdb.get_attributes(DomainName=domain, ItemName=item, ConsistentRead=True)
-    return sorted((a["Name"], a["Value"]) for a in response.get("Attributes", []))
 
 
 def put(sdb, domain, item, name, value, expected=None, replace=False):
@@ -164,7 +157,7 @@ def test_put_expected_name_without_exists_or_value_is_incomplete_expected_expres
         simpledb_server, sdb, domain, item):
     response = conditional_put(simpledb_server.endpoint_url, domain, item, Name="state")
 
-    assert (response.status, raw_code(response)) == (400, "IncompleteExpectedExpression")
+    assert (response.status, response.error_code) == (400, "IncompleteExpectedExpression")
     assert stored(sdb, domain, item) == ORIGINAL
 
 
@@ -173,7 +166,7 @@ def test_put_expected_exists_maybe_is_invalid_parameter_value(
     response = conditional_put(simpledb_server.endpoint_url, domain, item,
                                Name="state", Value="open", Exists="maybe")
 
-    assert (response.status, raw_code(response)) == (400, "InvalidParameterValue")
+    assert (response.status, response.error_code) == (400, "InvalidParameterValue")
     assert stored(sdb, domain, item) == ORIGINAL
 
 
@@ -189,7 +182,7 @@ def test_put_older_indexed_expected_form_checks_the_value(simpledb_server, sdb, 
     response = conditional_put(simpledb_server.endpoint_url, domain, item,
                                **{"1_Name": "state", "1_Value": "pending"})
 
-    assert (response.status, raw_code(response)) == (409, "ConditionalCheckFailed")
+    assert (response.status, response.error_code) == (409, "ConditionalCheckFailed")
     assert stored(sdb, domain, item) == ORIGINAL
 
 
@@ -206,7 +199,7 @@ def test_put_two_expected_names_is_multiple_expected_names(simpledb_server, sdb,
                                **{"1_Name": "state", "1_Value": "open",
                                   "2_Name": "owner", "2_Value": "me"})
 
-    assert (response.status, raw_code(response)) == (400, "MultipleExpectedNames")
+    assert (response.status, response.error_code) == (400, "MultipleExpectedNames")
     assert stored(sdb, domain, item) == ORIGINAL
 
 
@@ -215,7 +208,7 @@ def test_put_indexed_and_unindexed_names_is_multiple_expected_names(
     response = conditional_put(simpledb_server.endpoint_url, domain, item,
                                Name="state", Value="open", **{"1_Name": "state"})
 
-    assert (response.status, raw_code(response)) == (400, "MultipleExpectedNames")
+    assert (response.status, response.error_code) == (400, "MultipleExpectedNames")
     assert stored(sdb, domain, item) == ORIGINAL
 
 
@@ -224,7 +217,7 @@ def test_put_two_expected_values_is_multiple_expected_values(
     response = conditional_put(simpledb_server.endpoint_url, domain, item,
                                **{"1_Name": "state", "1_Value": "open", "2_Value": "open"})
 
-    assert (response.status, raw_code(response)) == (400, "MultipleExpectedValues")
+    assert (response.status, response.error_code) == (400, "MultipleExpectedValues")
     assert stored(sdb, domain, item) == ORIGINAL
 
 
@@ -234,7 +227,7 @@ def test_put_two_exists_conditions_is_multiple_exists_conditions(
                                **{"1_Name": "owner", "1_Exists": "false",
                                   "2_Exists": "false"})
 
-    assert (response.status, raw_code(response)) == (400, "MultipleExistsConditions")
+    assert (response.status, response.error_code) == (400, "MultipleExistsConditions")
     assert stored(sdb, domain, item) == ORIGINAL
 
 

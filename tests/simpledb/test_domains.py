@@ -8,28 +8,22 @@ from botocore.exceptions import ClientError
 
 from localaws.simpledb import SimpleDBServer
 from localaws.simpledb.models import Limits
-from tests.fixtures.simpledb import ACCESS_KEY, SECRET_KEY, raw_request, sdb_client
+from tests.fixtures.simpledb import (
+    ACCESS_KEY,
+    SECRET_KEY,
+    count_items,
+    error_of,
+    raw_request,
+    sdb_client,
+)
 
 
-def error_of(excinfo):
-    """(code, HTTP status, message) of a ClientError."""
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
-    )
 
 
 def unique(prefix="dom"):
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def count_items(sdb, domain):
-    result = sdb.select(SelectExpression=f"select count(*) from `{domain}`", ConsistentRead=True)
-    (item,) = result["Items"]
-    (attribute,) = item["Attributes"]
-    return int(attribute["Value"])
 
 
 @pytest.fixture(scope="module")

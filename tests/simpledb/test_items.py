@@ -7,19 +7,19 @@ from botocore.exceptions import ClientError
 
 from localaws.simpledb import SimpleDBServer
 from localaws.simpledb.models import Limits
-from tests.fixtures.simpledb import ACCESS_KEY, SECRET_KEY, raw_request, sdb_client
+from tests.fixtures.simpledb import (
+    ACCESS_KEY,
+    SECRET_KEY,
+    count_items,
+    error_of,
+    raw_request,
+    sdb_client,
+    stored,
+)
 
 TOO_LONG = "Value exceeds maximum length of 1024."
 
 
-def error_of(excinfo):
-    """(code, HTTP status, message) of a ClientError."""
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
-    )
 
 
 def attrs(*pairs, replace=False):
@@ -31,20 +31,8 @@ def attrs(*pairs, replace=False):
     return result
 
 
-def stored(sdb, domain, item, names=None):
-    """The item's pairs as a sorted list of (name, value), read consistently."""
-    kwargs = {"DomainName": domain, "ItemName": item, "ConsistentRead": True}
-    if names is not None:
-        kwargs["AttributeNames"] = names
-    response = sdb.get_attributes(**kwargs)
-    return sorted((a["Name"], a["Value"]) for a in response.get("Attributes", []))
 
 
-def count_items(sdb, domain):
-    result = sdb.select(SelectExpression=f"select count(*) from `{domain}`", ConsistentRead=True)
-    (item,) = result["Items"]
-    (attribute,) = item["Attributes"]
-    return int(attribute["Value"])
 
 
 def many(count, prefix="a"):

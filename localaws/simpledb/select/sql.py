@@ -242,26 +242,33 @@ class SelectSQL:
     def page(self, after, limit):
         """SQL returning (name, sort key) rows after the position `after`, in result order."""
         order = self.query.order_by
-        desc = self.query.descending
         if order is None or order.is_item_name:
-            column = self.column
-            keyset = ""
-            if after is not None:
-                keyset = f" AND {column} {'<' if desc else '>'} :after_name"
-            direction = "DESC" if desc else "ASC"
-            sql = (
-                f"SELECT DISTINCT {column}, NULL FROM {self.source}{keyset} "
-                f"ORDER BY {column} {direction} LIMIT :limit"
-            )
-            extra = {"limit": limit}
-            if after is not None:
-                extra["after_name"] = after[1]
-            return self._bind(sql, extra)
-        aggregate = "max" if desc else "min"
-        compare = "<" if desc else ">"
-        direction = "DESC" if desc else "ASC"
-        keyset = ""
-        extra = {"limit": limit, "sort_name": order.name}
+            return self._bind(*self._by_item_name(after, limit, self.query.descending))
+        return self._bind(*self._by_attribute(order.name, after, limit))
+
+    def count(self, after, limit):
+        """SQL returning (count, last name) of up to `limit` matches after `after`."""
+        sql, extra = self._by_item_name(after, limit, descending=False)
+        return self._bind(f"SELECT count(*), max(name) FROM ({sql})", extra)
+
+    def _by_item_name(self, after, limit, descending):
+        column, direction = self.column, "DESC" if descending else "ASC"
+        keyset, extra = "", {"limit": limit}
+        if after is not None:
+            keyset = f" AND {column} {'<' if descending else '>'} :after_name"
+            extra["after_name"] = after[1]
+        sql = (
+            f"SELECT DISTINCT {column} AS name, NULL FROM {self.source}{keyset} "
+            f"ORDER BY {column} {direction} LIMIT :limit"
+        )
+        return sql, extra
+
+    def _by_attribute(self, name, after, limit):
+        """Items sorted by their least (ascending) or greatest (descending) value of `name`."""
+        descending = self.query.descending
+        aggregate, compare = ("max", "<") if descending else ("min", ">")
+        direction = "DESC" if descending else "ASC"
+        keyset, extra = "", {"limit": limit, "sort_name": name}
         if after is not None:
             keyset = (
                 f" AND (sort_key {compare} :after_key "
@@ -276,19 +283,7 @@ class SelectSQL:
             f") WHERE sort_key IS NOT NULL{keyset} "
             f"ORDER BY sort_key {direction}, name {direction} LIMIT :limit"
         )
-        return self._bind(sql, extra)
-
-    def count(self, after, limit):
-        """SQL returning (count, last name) of up to `limit` matches after `after`."""
-        keyset = " AND i.name > :after_name" if after is not None else ""
-        sql = (
-            f"SELECT count(*), max(name) FROM (SELECT i.name AS name FROM {self.items} AS i "
-            f"WHERE {self.where}{keyset} ORDER BY i.name LIMIT :limit)"
-        )
-        extra = {"limit": limit}
-        if after is not None:
-            extra["after_name"] = after[1]
-        return self._bind(sql, extra)
+        return sql, extra
 
 
 @functools.lru_cache(maxsize=1024)
