@@ -7,6 +7,29 @@ import pytest
 pytest_plugins = ["tests.fixtures.simpledb", "tests.fixtures.localaws"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def django_on_local_aws(local_aws):
+    """Point Django's AWS clients at the session's local stack, and provision it.
+
+    Settings are imported before any fixture runs, so the endpoints are set on them here,
+    before the first client or storage is made.
+    """
+    from django.conf import settings
+    from django.core.files.storage import storages
+
+    from storage_backends import aws
+    from storage_backends.provisioning import Provisioner
+
+    settings.AWS_ENDPOINT_URLS = {
+        "s3": local_aws.moto_url, "sqs": local_aws.moto_url,
+        "sdb": local_aws.simpledb.endpoint_url,
+    }
+    aws.reset()
+    storages._storages = {}
+    Provisioner().ensure_all()
+    return local_aws
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Under CI=true a skipped test is a failure: CI must run everything."""

@@ -1,0 +1,53 @@
+"""Readiness checks: each dependency probed once, with a short timeout, no retries."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import connection
+
+from storage_backends import aws, resources
+
+#: A check slower than this counts as failed: readiness must answer within the ALB's timeout.
+TIMEOUT_SECONDS = 2.0
+
+
+def _client(service):
+    return aws.make_client(service, connect_timeout=TIMEOUT_SECONDS, read_timeout=TIMEOUT_SECONDS,
+                           retries={"mode": "standard", "max_attempts": 1})
+
+
+def check_database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    connection.close()  # this ran on a checker thread: don't leave its connection behind
+
+
+def check_s3():
+    _client("s3").head_bucket(Bucket=settings.STRATUS_MEDIA_BUCKET)
+
+
+def check_sqs():
+    queue = resources.queues()[0]
+    _client("sqs").get_queue_url(QueueName=queue.name)
+
+
+def check_simpledb():
+    _client("sdb").domain_metadata(DomainName=settings.SIMPLEDB_SESSIONS_DOMAIN)
+
+
+CHECKS = {"database": check_database, "s3": check_s3, "sqs": check_sqs,
+          "simpledb": check_simpledb}
+
+
+def run_checks():
+    """{name: "ok" or an error description}, all checks run in parallel."""
+    def run(check):
+        try:
+            check()
+            return "ok"
+        except Exception as error:  # any failure means not ready; say which
+            return f"{type(error).__name__}: {error}"[:300]
+
+    with ThreadPoolExecutor(max_workers=len(CHECKS)) as pool:
+        futures = {name: pool.submit(run, check) for name, check in CHECKS.items()}
+        return {name: future.result() for name, future in futures.items()}

@@ -1,0 +1,61 @@
+"""Request ids for logs, and the 503 page when an AWS dependency cannot be reached."""
+
+import logging
+import re
+import uuid
+
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import ReadTimeoutError
+from django.shortcuts import render
+
+from .logging import request_id
+
+log = logging.getLogger(__name__)
+
+#: An id from the load balancer (X-Request-ID) is kept if it looks like one.
+_ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:=-]{1,128}")
+
+
+class RequestIdMiddleware:
+    """Gives each request an id, logs carry it, and the response's X-Request-ID returns it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        current = incoming if _ACCEPTABLE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        token = request_id.set(current)
+        request.request_id = current
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id.reset(token)
+        response["X-Request-ID"] = current
+        return response
+
+
+def is_unavailable(error):
+    """Whether an exception means an AWS service could not be reached or failed on its side."""
+    if isinstance(error, (BotoConnectionError, ReadTimeoutError)):
+        return True
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500
+    return isinstance(error, BotoCoreError) and "connect" in type(error).__name__.lower()
+
+
+class ServiceUnavailableMiddleware:
+    """An AWS dependency that is down is a 503 page for the user, never a traceback."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not is_unavailable(exception):
+            return None
+        log.error("AWS dependency unavailable: %s: %s", type(exception).__name__, exception)
+        return render(request, "503.html", status=503)

@@ -1,0 +1,26 @@
+"""Liveness and readiness for the load balancer and Auto Scaling."""
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from .checks import run_checks
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """Alive: the process answers. No network calls, so a slow dependency never kills nodes."""
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """Ready: database, S3, SQS and SimpleDB all answer; 503 naming what failed otherwise."""
+    results = run_checks()
+    failed = sorted(name for name, result in results.items() if result != "ok")
+    body = {"status": "ok" if not failed else "unavailable", "checks": results}
+    if failed:
+        body["failed"] = failed
+    return JsonResponse(body, status=503 if failed else 200)

@@ -1,0 +1,230 @@
+"""Stratus settings: every value comes from the environment (README, "Configuration").
+
+Local mode (the default) runs on the local AWS stack with SQLite under var/ and needs no
+variables at all. Production mode (DJANGO_ENV=production) has no defaults for anything that
+differs between deployments: a missing variable stops start-up, and one message lists them
+all. No production setting keeps state on a node's disk.
+"""
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+from .env import Env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+_env_mode = Env(production=False)
+STRATUS_ENV = _env_mode.choice("DJANGO_ENV", ("local", "production"), "local")
+PRODUCTION = STRATUS_ENV == "production"
+env = Env(production=PRODUCTION)
+
+
+def _local_secret_key():
+    """A development secret generated once and kept under var/, so logins survive restarts."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+# -- core -----------------------------------------------------------------------------------
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", required_in_production=True) or (
+    "" if PRODUCTION else _local_secret_key()
+)
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS")
+DEBUG = env.bool("DJANGO_DEBUG", default=not PRODUCTION)
+PORT = env.int("PORT", 8000, minimum=1)
+SITE_URL = env.str("STRATUS_SITE_URL", local_default=f"http://127.0.0.1:{PORT}",
+                   required_in_production=True).rstrip("/")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", local_default=("127.0.0.1", "localhost"),
+                         required_in_production=True)
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", local_default=())
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "storages",
+    "storage_backends",
+    "apps.accounts",
+    "apps.library",
+    "apps.ops",
+]
+
+MIDDLEWARE = [
+    "apps.ops.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.ops.middleware.ServiceUnavailableMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "project" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# -- database -------------------------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.parse(
+        env.str("DATABASE_URL", local_default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+                required_in_production=True) or "sqlite://:memory:",
+        conn_max_age=env.int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# -- AWS ------------------------------------------------------------------------------------
+# storage_backends.aws makes every boto3 client from these. Endpoints are botocore's own
+# per-service variables; unset in production, where AWS's endpoints apply.
+_LOCAL_MOTO = "http://127.0.0.1:4566"
+AWS_REGION = env.str("AWS_REGION", local_default="us-east-1", required_in_production=True)
+AWS_ENDPOINT_URLS = {
+    "s3": env.str("AWS_ENDPOINT_URL_S3", local_default=_LOCAL_MOTO),
+    "sqs": env.str("AWS_ENDPOINT_URL_SQS", local_default=_LOCAL_MOTO),
+    "sdb": env.str("AWS_ENDPOINT_URL_SIMPLEDB", local_default="http://127.0.0.1:4567"),
+}
+# Locally the stack accepts any key; in production the instance role's credentials apply.
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", local_default="local")
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", local_default="local")
+AWS_RETRY_MODE = env.choice("AWS_RETRY_MODE", ("standard", "adaptive"), "standard")
+AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", 3, minimum=1)
+AWS_CONNECT_TIMEOUT = env.float("AWS_CONNECT_TIMEOUT", 2.0, minimum=0.1)
+AWS_READ_TIMEOUT = env.float("AWS_READ_TIMEOUT", 10.0, minimum=0.1)
+GUNICORN_THREADS = env.int("GUNICORN_THREADS", 4, minimum=1)
+# Every gunicorn thread may hold a connection, plus /readyz's parallel checks.
+AWS_MAX_POOL_CONNECTIONS = env.int("AWS_MAX_POOL_CONNECTIONS", GUNICORN_THREADS + 4, minimum=1)
+
+STRATUS_MEDIA_BUCKET = env.str("STRATUS_MEDIA_BUCKET", local_default="stratus-media",
+                               required_in_production=True)
+STRATUS_STATIC_BUCKET = env.str("STRATUS_STATIC_BUCKET", required_in_production=True)
+STRATUS_SQS_QUEUE_PREFIX = env.str("STRATUS_SQS_QUEUE_PREFIX", default="stratus-")
+STRATUS_SQS_QUEUES = env.list("STRATUS_SQS_QUEUES", local_default=("default",)) or ["default"]
+STRATUS_SQS_MAX_RECEIVE_COUNT = env.int("STRATUS_SQS_MAX_RECEIVE_COUNT", 5, minimum=1)
+STRATUS_SIMPLEDB_DOMAIN_PREFIX = env.str("STRATUS_SIMPLEDB_DOMAIN_PREFIX", default="stratus-")
+SIMPLEDB_SESSIONS_DOMAIN = STRATUS_SIMPLEDB_DOMAIN_PREFIX + "sessions"
+SIMPLEDB_CACHE_DOMAIN = STRATUS_SIMPLEDB_DOMAIN_PREFIX + "cache"
+
+# -- files ----------------------------------------------------------------------------------
+STRATUS_DOWNLOAD_URL_EXPIRY = env.int("STRATUS_DOWNLOAD_URL_EXPIRY", 300, minimum=1)
+STRATUS_UPLOAD_MAX_BYTES = env.int("STRATUS_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
+# Bigger uploads stream to a temporary file that Django deletes when the request ends.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+STATIC_URL = env.str("STRATUS_STATIC_URL", local_default="/static/",
+                     required_in_production=True)
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "project" / "static"]
+STORAGES = {
+    "default": {
+        "BACKEND": "storage_backends.s3.MediaStorage",
+        "OPTIONS": {
+            "bucket_name": STRATUS_MEDIA_BUCKET,
+            "querystring_expire": STRATUS_DOWNLOAD_URL_EXPIRY,
+        },
+    },
+    # Locally WhiteNoise serves static files straight from the apps (no collectstatic);
+    # in production `collectstatic` puts them, with hashed names, in their S3 bucket.
+    "staticfiles": (
+        {"BACKEND": "storage_backends.s3.StaticStorage",
+         "OPTIONS": {"bucket_name": STRATUS_STATIC_BUCKET,
+                     # Served from STATIC_URL (a CDN in front of the bucket).
+                     "custom_domain": urlsplit(STATIC_URL).netloc + urlsplit(STATIC_URL).path.rstrip("/"),
+                     "url_protocol": (urlsplit(STATIC_URL).scheme or "https") + ":"}}
+        if PRODUCTION else
+        {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    ),
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# -- sessions, cache, auth ------------------------------------------------------------------
+# Until the SimpleDB session engine and cache land: nothing of either on a node's disk.
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "library:list"
+LOGOUT_REDIRECT_URL = "login"
+STRATUS_LOGIN_ATTEMPTS = env.int("STRATUS_LOGIN_ATTEMPTS", 5, minimum=1)
+STRATUS_LOGIN_WINDOW = env.int("STRATUS_LOGIN_WINDOW", 900, minimum=1)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# -- security (production) ------------------------------------------------------------------
+if PRODUCTION:
+    # The load balancer terminates TLS and says so in X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Health checks come from the load balancer over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", True)
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# -- logging --------------------------------------------------------------------------------
+LOG_LEVEL = env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "apps.ops.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "filters": ["request_id"],
+            "formatter": "json" if PRODUCTION else "text",
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {"botocore": {"level": "WARNING"}, "boto3": {"level": "WARNING"}},
+}
+
+env.check()

@@ -1,0 +1,13 @@
+"""Stratus URLs: the site's apps, the admin, and the health endpoints."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="library:list"), name="home"),
+    path("", include("apps.ops.urls")),
+    path("accounts/", include("apps.accounts.urls")),
+    path("library/", include("apps.library.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,72 @@
+"""The one place that makes boto3 clients.
+
+Every client comes from `client(service)`: endpoint from settings.AWS_ENDPOINT_URLS (botocore's
+per-service variables: AWS_ENDPOINT_URL_S3, _SQS, _SIMPLEDB), region, botocore's retry mode
+("standard" or "adaptive"), connect/read timeouts and a connection pool sized for the
+gunicorn threads. A client is made once per process and service and shared by all threads
+(boto3 clients are thread-safe; sessions are not, so each is made under a lock from its own
+session); after a fork the child makes its own, since a connection pool must not be shared
+across processes.
+"""
+
+import os
+import threading
+
+import boto3
+from botocore.config import Config
+from django.conf import settings
+
+_lock = threading.Lock()
+_clients = {}
+_pid = None
+
+
+def config(**overrides):
+    """The botocore Config every Stratus client uses; `overrides` for special callers."""
+    options = {
+        "region_name": settings.AWS_REGION,
+        "retries": {"mode": settings.AWS_RETRY_MODE, "max_attempts": settings.AWS_MAX_ATTEMPTS},
+        "connect_timeout": settings.AWS_CONNECT_TIMEOUT,
+        "read_timeout": settings.AWS_READ_TIMEOUT,
+        "max_pool_connections": settings.AWS_MAX_POOL_CONNECTIONS,
+    }
+    options.update(overrides)
+    return Config(**options)
+
+
+def endpoint_url(service):
+    """The endpoint for a service ("s3", "sqs", "sdb"), or None for AWS's own."""
+    return settings.AWS_ENDPOINT_URLS.get(service) or None
+
+
+def credentials():
+    """Explicit keys from settings, or {} to let botocore's chain (instance role) decide."""
+    if settings.AWS_ACCESS_KEY_ID and settings.AWS_SECRET_ACCESS_KEY:
+        return {"aws_access_key_id": settings.AWS_ACCESS_KEY_ID,
+                "aws_secret_access_key": settings.AWS_SECRET_ACCESS_KEY}
+    return {}
+
+
+def make_client(service, **config_overrides):
+    """A new client, not shared: for callers that need their own timeouts (health checks)."""
+    session = boto3.session.Session()
+    return session.client(service, endpoint_url=endpoint_url(service),
+                          config=config(**config_overrides), **credentials())
+
+
+def client(service):
+    """The process's shared client for `service`."""
+    global _pid
+    with _lock:
+        if _pid != os.getpid():
+            _clients.clear()
+            _pid = os.getpid()
+        if service not in _clients:
+            _clients[service] = make_client(service)
+        return _clients[service]
+
+
+def reset():
+    """Forget every client (tests that change settings)."""
+    with _lock:
+        _clients.clear()

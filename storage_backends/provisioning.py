@@ -1,0 +1,181 @@
+"""Create, idempotently, or verify the buckets, queues and domains the settings name.
+
+Each `ensure_*` makes the resource match what Stratus needs and says what it did; each
+`check_*` changes nothing and returns the problems it found. `provision_aws` is a thin
+command over `Provisioner`.
+"""
+
+import json
+
+from botocore.exceptions import ClientError
+
+from . import aws, resources
+
+CORS_METHODS = ["GET", "HEAD", "PUT", "POST"]
+PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+
+def _code(error):
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def _cors_rule(origins):
+    return {
+        "AllowedOrigins": origins,
+        "AllowedMethods": CORS_METHODS,
+        "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["ETag"],
+        "MaxAgeSeconds": 3000,
+    }
+
+
+class Provisioner:
+    """Provisioning and checking against the clients of `storage_backends.aws`."""
+
+    def __init__(self, s3=None, sqs=None, sdb=None):
+        self.s3 = s3 or aws.client("s3")
+        self.sqs = sqs or aws.client("sqs")
+        self.sdb = sdb or aws.client("sdb")
+
+    # -- S3 ------------------------------------------------------------------------------
+    def ensure_bucket(self, name, origins):
+        try:
+            self.s3.head_bucket(Bucket=name)
+            action = "exists"
+        except ClientError as error:
+            if _code(error) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            region = self.s3.meta.region_name
+            kwargs = {"Bucket": name}
+            if region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            self.s3.create_bucket(**kwargs)
+            action = "created"
+        self.s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK
+        )
+        self.s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [_cors_rule(origins)]})
+        return f"bucket {name}: {action}, public access blocked, CORS for {', '.join(origins)}"
+
+    def check_bucket(self, name, origins):
+        try:
+            self.s3.head_bucket(Bucket=name)
+        except ClientError:
+            return [f"bucket {name} is missing"]
+        problems = []
+        try:
+            block = self.s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+        except ClientError:
+            block = {}
+        if any(not block.get(key) for key in PUBLIC_ACCESS_BLOCK):
+            problems.append(f"bucket {name} does not block all public access")
+        try:
+            rules = self.s3.get_bucket_cors(Bucket=name)["CORSRules"]
+        except ClientError:
+            rules = []
+        if not any(set(origins) <= set(rule.get("AllowedOrigins", []))
+                   and {"GET", "PUT"} <= set(rule.get("AllowedMethods", [])) for rule in rules):
+            problems.append(f"bucket {name} has no CORS rule for {', '.join(origins)}")
+        return problems
+
+    # -- SQS -----------------------------------------------------------------------------
+    def _queue_url(self, name):
+        try:
+            return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except ClientError as error:
+            if "NonExistentQueue" in _code(error) or _code(error) == "QueueDoesNotExist":
+                return None
+            raise
+
+    def _arn(self, url):
+        return self.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+
+    def _redrive(self, queue, dead_letter_url):
+        return json.dumps({"deadLetterTargetArn": self._arn(dead_letter_url),
+                           "maxReceiveCount": str(queue.max_receive_count)})
+
+    def ensure_queue(self, queue):
+        dead_letter_attributes = {
+            "MessageRetentionPeriod": str(resources.DEAD_LETTER_RETENTION_SECONDS)
+        }
+        dead_letter_url = self._queue_url(queue.dead_letter_name)
+        created = []
+        if dead_letter_url is None:
+            dead_letter_url = self.sqs.create_queue(
+                QueueName=queue.dead_letter_name, Attributes=dead_letter_attributes
+            )["QueueUrl"]
+            created.append(queue.dead_letter_name)
+        else:
+            self.sqs.set_queue_attributes(QueueUrl=dead_letter_url,
+                                          Attributes=dead_letter_attributes)
+        attributes = {"RedrivePolicy": self._redrive(queue, dead_letter_url)}
+        url = self._queue_url(queue.name)
+        if url is None:
+            self.sqs.create_queue(QueueName=queue.name, Attributes=attributes)
+            created.append(queue.name)
+        else:
+            self.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+        return (f"queue {queue.name} (dead letters: {queue.dead_letter_name}, after "
+                f"{queue.max_receive_count} receives): "
+                f"{'created ' + ', '.join(created) if created else 'exists'}")
+
+    def check_queue(self, queue):
+        dead_letter_url = self._queue_url(queue.dead_letter_name)
+        url = self._queue_url(queue.name)
+        problems = [f"queue {name} is missing" for name, found in
+                    ((queue.dead_letter_name, dead_letter_url), (queue.name, url)) if not found]
+        if url and dead_letter_url:
+            attributes = self.sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["RedrivePolicy"]
+            )["Attributes"]
+            policy = json.loads(attributes.get("RedrivePolicy", "{}"))
+            if policy.get("deadLetterTargetArn") != self._arn(dead_letter_url) or \
+                    str(policy.get("maxReceiveCount")) != str(queue.max_receive_count):
+                problems.append(
+                    f"queue {queue.name} does not send dead letters to {queue.dead_letter_name} "
+                    f"after {queue.max_receive_count} receives"
+                )
+        return problems
+
+    # -- SimpleDB ------------------------------------------------------------------------
+    def ensure_domain(self, name):
+        existed = name in self._domains()
+        self.sdb.create_domain(DomainName=name)  # idempotent: an existing domain is kept
+        return f"SimpleDB domain {name}: {'exists' if existed else 'created'}"
+
+    def check_domain(self, name):
+        return [] if name in self._domains() else [f"SimpleDB domain {name} is missing"]
+
+    def _domains(self):
+        names = []
+        for page in self.sdb.get_paginator("list_domains").paginate():
+            names += page.get("DomainNames", [])
+        return names
+
+    # -- all -----------------------------------------------------------------------------
+    def ensure_all(self):
+        """Make every resource the settings name; returns one line per resource."""
+        origins = resources.cors_origins()
+        lines = [self.ensure_bucket(name, origins) for name in resources.buckets()]
+        lines += [self.ensure_queue(queue) for queue in resources.queues()]
+        lines += [self.ensure_domain(name) for name in resources.domains()]
+        return lines
+
+    def check_all(self):
+        """Every problem found, without changing anything; [] when all is in place."""
+        origins = resources.cors_origins()
+        problems = []
+        for name in resources.buckets():
+            problems += self.check_bucket(name, origins)
+        for queue in resources.queues():
+            problems += self.check_queue(queue)
+        for name in resources.domains():
+            problems += self.check_domain(name)
+        return problems

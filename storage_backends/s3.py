@@ -1,0 +1,53 @@
+"""S3 storages for Django, extending django-storages' S3Storage (never forking it).
+
+- `MediaStorage`: uploaded files. Private objects (no ACL granted: the bucket blocks public
+  access and keeps ACLs off), served by presigned GET URLs that expire
+  (`querystring_expire`), never overwritten (a taken name gets a suffix), encrypted at rest
+  with SSE-S3.
+- `StaticStorage`: collectstatic's target in production: hashed names (a manifest), public
+  URLs through `custom_domain` (the CDN in front of the bucket), no signatures.
+
+Both take their connection settings (endpoint, region, retries, timeouts, pool) from
+`storage_backends.aws`, so every AWS call of the project is configured in one place.
+"""
+
+from storages.backends.s3 import S3ManifestStaticStorage, S3Storage
+
+from . import aws
+
+
+class _ConfiguredS3:
+    """Endpoint, credentials and botocore config from `storage_backends.aws`."""
+
+    def get_default_settings(self):
+        defaults = super().get_default_settings()
+        defaults.update(
+            endpoint_url=aws.endpoint_url("s3"),
+            region_name=aws.config().region_name,
+            client_config=aws.config(),
+            access_key=aws.credentials().get("aws_access_key_id"),
+            secret_key=aws.credentials().get("aws_secret_access_key"),
+        )
+        return defaults
+
+
+class MediaStorage(_ConfiguredS3, S3Storage):
+    """Users' files: private, presigned, never overwritten, encrypted."""
+
+    def get_default_settings(self):
+        defaults = super().get_default_settings()
+        defaults.update(
+            querystring_auth=True,
+            file_overwrite=False,
+            object_parameters={"ServerSideEncryption": "AES256"},
+        )
+        return defaults
+
+
+class StaticStorage(_ConfiguredS3, S3ManifestStaticStorage):
+    """Static files with hashed names, served publicly through a CDN domain."""
+
+    def get_default_settings(self):
+        defaults = super().get_default_settings()
+        defaults.update(querystring_auth=False, file_overwrite=True, default_acl=None)
+        return defaults
