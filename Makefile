@@ -19,10 +19,14 @@ $(STAMP): requirements.txt requirements-dev.txt .python-version
 test: $(STAMP)
 	$(PY) -m pytest
 
-# Until the site lands: the local AWS stack in the foreground (Ctrl-C stops it), with
-# SimpleDB's data kept under var/.
+PORT ?= 8000
+
+# The site on the local AWS stack, in the foreground until Ctrl-C (see Procfile). Local S3
+# and SQS live in memory, so each run starts from an empty site: the database and
+# SimpleDB data under var/ are reset to match.
 run: $(STAMP)
-	$(PY) -m localaws --data-dir var/localaws
+	rm -rf var/db.sqlite3 var/localaws
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile -p $(PORT)
 
 bench: $(STAMP)
 	$(PY) bench/simpledb_emulator.py

@@ -25,7 +25,9 @@ def config(**overrides):
     """The botocore Config every Stratus client uses; `overrides` for special callers."""
     options = {
         "region_name": settings.AWS_REGION,
-        "retries": {"mode": settings.AWS_RETRY_MODE, "max_attempts": settings.AWS_MAX_ATTEMPTS},
+        # total_max_attempts counts the first try too, as the AWS_MAX_ATTEMPTS variable does.
+        "retries": {"mode": settings.AWS_RETRY_MODE,
+                    "total_max_attempts": settings.AWS_MAX_ATTEMPTS},
         "connect_timeout": settings.AWS_CONNECT_TIMEOUT,
         "read_timeout": settings.AWS_READ_TIMEOUT,
         "max_pool_connections": settings.AWS_MAX_POOL_CONNECTIONS,

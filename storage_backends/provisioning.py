@@ -134,7 +134,7 @@ class Provisioner:
         if url and dead_letter_url:
             attributes = self.sqs.get_queue_attributes(
                 QueueUrl=url, AttributeNames=["RedrivePolicy"]
-            )["Attributes"]
+            ).get("Attributes", {})
             policy = json.loads(attributes.get("RedrivePolicy", "{}"))
             if policy.get("deadLetterTargetArn") != self._arn(dead_letter_url) or \
                     str(policy.get("maxReceiveCount")) != str(queue.max_receive_count):

@@ -13,7 +13,7 @@ TIMEOUT_SECONDS = 2.0
 
 def _client(service):
     return aws.make_client(service, connect_timeout=TIMEOUT_SECONDS, read_timeout=TIMEOUT_SECONDS,
-                           retries={"mode": "standard", "max_attempts": 1})
+                           retries={"mode": "standard", "total_max_attempts": 1})
 
 
 def check_database():

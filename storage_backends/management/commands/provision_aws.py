@@ -1,9 +1,22 @@
-"""`manage.py provision_aws [--check]`: the buckets, queues and domains the settings name."""
+"""`manage.py provision_aws [--check] [--wait S]`: the buckets, queues and domains the
+settings name."""
 
-from botocore.exceptions import BotoCoreError, ClientError
+import time
+
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from django.core.management.base import BaseCommand, CommandError
 
 from storage_backends.provisioning import Provisioner
+
+#: How often --wait tries again while the endpoints refuse connections.
+WAIT_INTERVAL_SECONDS = 0.5
+
+
+def _seconds(text):
+    value = float(text)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
 
 
 class Command(BaseCommand):
@@ -14,8 +27,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--check", action="store_true",
                             help="only verify; exit 1 listing every problem found")
+        parser.add_argument("--wait", type=_seconds, default=0, metavar="SECONDS",
+                            help="keep trying this long while the endpoints refuse connections "
+                                 "(for a stack that is still starting)")
 
-    def handle(self, *args, check=False, **options):
+    def handle(self, *args, check=False, wait=0, **options):
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return self.run(check)
+            except CommandError as error:
+                if not isinstance(error.__cause__, EndpointConnectionError) or \
+                        time.monotonic() >= deadline:
+                    raise
+            time.sleep(WAIT_INTERVAL_SECONDS)
+
+    def run(self, check):
         provisioner = Provisioner()
         try:
             if check:

@@ -1,0 +1,131 @@
+"""Health endpoints, error pages, the 503 page and request ids."""
+
+import io
+import json
+import logging
+
+import pytest
+from django.conf import settings as django_settings
+
+from apps.ops.logging import RequestIdFilter
+from localaws.simpledb import SimpleDBServer
+from storage_backends import aws
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def endpoints(settings):
+    """Change AWS endpoints for one test; clients are remade before and after."""
+    aws.reset()
+    yield settings.AWS_ENDPOINT_URLS
+    aws.reset()
+
+
+def test_healthz_answers_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.content == b"ok\n"
+
+
+def test_healthz_makes_no_network_calls(client, settings, endpoints):
+    settings.AWS_ENDPOINT_URLS = {name: "http://127.0.0.1:9" for name in endpoints}
+    assert client.get("/healthz").status_code == 200
+
+
+def test_readyz_reports_every_dependency_ok(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {
+        "database": "ok", "s3": "ok", "sqs": "ok", "simpledb": "ok"}}
+
+
+def test_readyz_with_simpledb_stopped_is_503_naming_it(client, settings, endpoints):
+    stopped = SimpleDBServer().start()
+    stopped.stop()
+    settings.AWS_ENDPOINT_URLS = {**endpoints, "sdb": stopped.endpoint_url}
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["failed"] == ["simpledb"]
+    assert body["checks"]["s3"] == "ok"
+    assert "Could not connect" in body["checks"]["simpledb"]
+
+
+def test_readyz_with_a_missing_bucket_is_503_naming_s3(client, settings):
+    settings.STRATUS_MEDIA_BUCKET = "no-such-bucket-here"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["s3"]
+
+
+@pytest.mark.urls("tests.site.urls")
+def test_aws_unreachable_during_a_request_is_the_503_page(client):
+    response = client.get("/test/aws-down")
+    assert response.status_code == 503
+    assert b"Temporarily unavailable" in response.content
+    assert b"Traceback" not in response.content
+
+
+@pytest.mark.urls("tests.site.urls")
+def test_a_bug_is_the_500_page_without_traceback(client, settings):
+    settings.DEBUG = False
+    client.raise_request_exception = False
+    response = client.get("/test/crash")
+    assert response.status_code == 500
+    assert b"Something went wrong" in response.content
+    assert b"Traceback" not in response.content and b"a bug" not in response.content
+
+
+def test_an_unknown_page_is_the_404_page(client, settings):
+    settings.DEBUG = False
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert b"There is nothing here." in response.content
+
+
+def test_a_bad_host_is_the_400_page(client, settings):
+    settings.DEBUG = False
+    response = client.get("/healthz", HTTP_HOST="evil.example.com")
+    assert response.status_code == 400
+    assert b"Bad request" in response.content
+
+
+def test_every_response_carries_a_request_id(client):
+    response = client.get("/healthz")
+    assert len(response["X-Request-ID"]) == 32
+
+
+def test_a_well_formed_incoming_request_id_is_kept(client):
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="Root=1-abc-def")
+    assert response["X-Request-ID"] == "Root=1-abc-def"
+
+
+def test_a_malformed_incoming_request_id_is_replaced(client):
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="bad id\nwith newline")
+    assert response["X-Request-ID"] != "bad id\nwith newline"
+    assert len(response["X-Request-ID"]) == 32
+
+
+@pytest.mark.urls("tests.site.urls")
+def test_production_log_lines_are_json_with_the_request_id(client):
+    from pythonjsonlogger.json import JsonFormatter
+
+    json_format = django_settings.LOGGING["formatters"]["json"]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter(json_format["fmt"],
+                                       rename_fields=json_format["rename_fields"]))
+    logger = logging.getLogger("tests.site")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        response = client.get("/test/log")
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(stream.getvalue().strip())
+    assert line["message"] == "something happened"
+    assert line["request_id"] == response["X-Request-ID"]
+    assert line["level"] == "INFO"

@@ -1,0 +1,113 @@
+"""`manage.py provision_aws`: idempotent creation, and --check listing what is wrong."""
+
+import json
+import uuid
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from storage_backends import aws
+
+
+@pytest.fixture
+def fresh_names(settings):
+    """Resource names no other test uses, so each test provisions from nothing."""
+    tag = uuid.uuid4().hex[:8]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**settings.STORAGES["default"],
+                    "OPTIONS": {**settings.STORAGES["default"]["OPTIONS"],
+                                "bucket_name": f"media-{tag}"}},
+    }
+    settings.STRATUS_SQS_QUEUE_PREFIX = f"t{tag}-"
+    settings.STRATUS_SQS_QUEUES = ["default", "thumbnails"]
+    settings.SIMPLEDB_SESSIONS_DOMAIN = f"t{tag}-sessions"
+    settings.SIMPLEDB_CACHE_DOMAIN = f"t{tag}-cache"
+    return tag
+
+
+def provision(*args):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("provision_aws", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_provision_creates_every_resource(fresh_names, settings):
+    output = provision()
+    assert f"bucket media-{fresh_names}: created" in output
+    assert f"created t{fresh_names}-default-dlq, t{fresh_names}-default" in output
+    assert f"SimpleDB domain t{fresh_names}-sessions: created" in output
+    assert "All AWS resources are in place." in provision("--check")
+
+
+def test_provision_twice_changes_nothing_and_says_so(fresh_names):
+    provision()
+    output = provision()
+    assert "created" not in output
+    assert output.count("exists") == 1 + 2 + 2  # the bucket, two queues, two domains
+    assert "All AWS resources are in place." in provision("--check")
+
+
+def test_bucket_blocks_public_access_and_allows_the_site_origin(fresh_names, settings):
+    provision()
+    s3 = aws.client("s3")
+    block = s3.get_public_access_block(Bucket=f"media-{fresh_names}")
+    assert all(block["PublicAccessBlockConfiguration"].values())
+    [rule] = s3.get_bucket_cors(Bucket=f"media-{fresh_names}")["CORSRules"]
+    assert rule["AllowedOrigins"] == [settings.SITE_URL]
+    assert {"GET", "PUT", "POST"} <= set(rule["AllowedMethods"])
+
+
+def test_each_queue_dead_letters_to_its_own_queue(fresh_names, settings):
+    provision()
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=f"t{fresh_names}-thumbnails")["QueueUrl"]
+    dlq = sqs.get_queue_url(QueueName=f"t{fresh_names}-thumbnails-dlq")["QueueUrl"]
+    policy = json.loads(sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"])
+    dlq_arn = sqs.get_queue_attributes(
+        QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert policy["deadLetterTargetArn"] == dlq_arn
+    assert int(policy["maxReceiveCount"]) == settings.STRATUS_SQS_MAX_RECEIVE_COUNT
+
+
+def test_check_on_nothing_lists_every_missing_resource(fresh_names):
+    with pytest.raises(CommandError) as caught:
+        provision("--check")
+    message = str(caught.value)
+    for missing in (f"bucket media-{fresh_names} is missing",
+                    f"queue t{fresh_names}-default is missing",
+                    f"queue t{fresh_names}-thumbnails-dlq is missing",
+                    f"SimpleDB domain t{fresh_names}-cache is missing"):
+        assert missing in message
+
+
+def test_check_finds_drift_and_provision_repairs_it(fresh_names):
+    provision()
+    s3, sqs = aws.client("s3"), aws.client("sqs")
+    s3.delete_bucket_cors(Bucket=f"media-{fresh_names}")
+    s3.delete_public_access_block(Bucket=f"media-{fresh_names}")
+    url = sqs.get_queue_url(QueueName=f"t{fresh_names}-default")["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": ""})
+    aws.client("sdb").delete_domain(DomainName=f"t{fresh_names}-cache")
+    with pytest.raises(CommandError) as caught:
+        provision("--check")
+    message = str(caught.value)
+    assert "has no CORS rule" in message
+    assert "does not block all public access" in message
+    assert f"queue t{fresh_names}-default does not send dead letters" in message
+    assert f"SimpleDB domain t{fresh_names}-cache is missing" in message
+    provision()
+    assert "All AWS resources are in place." in provision("--check")
+
+
+def test_unreachable_endpoint_is_a_clear_error(fresh_names, settings):
+    settings.AWS_ENDPOINT_URLS = {**settings.AWS_ENDPOINT_URLS, "s3": "http://127.0.0.1:9"}
+    aws.reset()
+    try:
+        with pytest.raises(CommandError, match="AWS call failed"):
+            provision()
+    finally:
+        aws.reset()
