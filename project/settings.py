@@ -176,6 +176,8 @@ LOGIN_REDIRECT_URL = "library:list"
 LOGOUT_REDIRECT_URL = "login"
 STRATUS_LOGIN_ATTEMPTS = env.int("STRATUS_LOGIN_ATTEMPTS", 5, minimum=1)
 STRATUS_LOGIN_WINDOW = env.int("STRATUS_LOGIN_WINDOW", 900, minimum=1)
+# How many proxies (the load balancer: 1) put the client's address in X-Forwarded-For.
+STRATUS_TRUSTED_PROXY_COUNT = env.int("STRATUS_TRUSTED_PROXY_COUNT", 0)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
