@@ -46,6 +46,8 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", local_default=("127.0.0.1", "lo
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", local_default=())
 
 INSTALLED_APPS = [
+    # First, so its registration/ templates win over the admin's for password change.
+    "apps.accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -55,7 +57,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "storages",
     "storage_backends",
-    "apps.accounts",
     "apps.library",
     "apps.ops",
 ]

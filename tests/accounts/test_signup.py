@@ -1,0 +1,83 @@
+"""Sign-up: Django's UserCreationForm, then logged in and sent to the library."""
+
+from django.urls import reverse
+
+from .conftest import PASSWORD, USERNAME, form_errors, is_authenticated
+
+
+def sign_up(client, username="bob", password1=PASSWORD, password2=PASSWORD):
+    return client.post(reverse("signup"), {
+        "username": username, "password1": password1, "password2": password2})
+
+
+def test_signup_page_shows_the_form(client, db):
+    response = client.get(reverse("signup"))
+
+    assert response.status_code == 200
+    assert [t.name for t in response.templates][:2] == ["registration/signup.html", "base.html"]
+    assert list(response.context["form"].fields) == ["username", "password1", "password2"]
+
+
+def test_signup_creates_the_user_logs_them_in_and_redirects_to_the_library(
+        client, django_user_model):
+    response = sign_up(client)
+
+    assert response.status_code == 302
+    assert response.url == reverse("library:list") == "/library/"
+    created = django_user_model.objects.get(username="bob")
+    assert created.check_password(PASSWORD)
+    assert client.session["_auth_user_id"] == str(created.pk)
+
+
+def test_signup_follows_a_safe_next(client, db):
+    response = client.post(reverse("signup") + "?next=/library/upload/", {
+        "username": "bob", "password1": PASSWORD, "password2": PASSWORD})
+
+    assert response.url == "/library/upload/"
+
+
+def test_signup_ignores_a_next_on_another_site(client, db):
+    response = client.post(reverse("signup") + "?next=https://evil.example/", {
+        "username": "bob", "password1": PASSWORD, "password2": PASSWORD})
+
+    assert response.url == "/library/"
+
+
+def test_signup_with_mismatched_passwords_shows_the_error_and_creates_nothing(
+        client, django_user_model):
+    response = sign_up(client, password2=PASSWORD + "x")
+
+    assert response.status_code == 200
+    assert "password2" in response.context["form"].errors
+    assert b"errorlist" in response.content
+    assert not django_user_model.objects.exists()
+    assert not is_authenticated(client)
+
+
+def test_signup_with_an_existing_username_shows_the_error_and_creates_nothing(
+        client, django_user_model, user):
+    response = sign_up(client, username=USERNAME.upper())
+
+    assert response.status_code == 200
+    assert "username" in response.context["form"].errors
+    assert list(django_user_model.objects.values_list("username", flat=True)) == [USERNAME]
+    assert not is_authenticated(client)
+
+
+def test_signup_with_a_weak_password_shows_the_error_and_creates_nothing(
+        client, django_user_model):
+    response = sign_up(client, password1="password", password2="password")
+
+    assert response.status_code == 200
+    assert any("too common" in error for error in form_errors(response))
+    assert b"too common" in response.content
+    assert not django_user_model.objects.exists()
+
+
+def test_signed_in_user_visiting_signup_is_redirected_to_the_library(client, user):
+    client.force_login(user)
+
+    response = client.get(reverse("signup"))
+
+    assert response.status_code == 302
+    assert response.url == "/library/"
