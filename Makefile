@@ -17,6 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt .python-version
 	touch $(STAMP)
 
 test: $(STAMP)
+	bin/install-system-packages
 	$(PY) -m pytest
 
 PORT ?= 8000

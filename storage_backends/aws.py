@@ -16,13 +16,20 @@ import boto3
 from botocore.config import Config
 from django.conf import settings
 
+#: Per-service settings every client of that service needs.
+SERVICE_CONFIG = {
+    # S3 refuses Signature Version 2 on buckets made since 2020; botocore would still use
+    # it for presigned URLs in some regions.
+    "s3": {"signature_version": "s3v4"},
+}
+
 _lock = threading.Lock()
 _clients = {}
 _pid = None
 
 
-def config(**overrides):
-    """The botocore Config every Stratus client uses; `overrides` for special callers."""
+def config(service=None, **overrides):
+    """The botocore Config Stratus clients of `service` use; `overrides` for special callers."""
     options = {
         "region_name": settings.AWS_REGION,
         # total_max_attempts counts the first try too, as the AWS_MAX_ATTEMPTS variable does.
@@ -32,6 +39,7 @@ def config(**overrides):
         "read_timeout": settings.AWS_READ_TIMEOUT,
         "max_pool_connections": settings.AWS_MAX_POOL_CONNECTIONS,
     }
+    options.update(SERVICE_CONFIG.get(service, {}))
     options.update(overrides)
     return Config(**options)
 
@@ -53,7 +61,7 @@ def make_client(service, **config_overrides):
     """A new client, not shared: for callers that need their own timeouts (health checks)."""
     session = boto3.session.Session()
     return session.client(service, endpoint_url=endpoint_url(service),
-                          config=config(**config_overrides), **credentials())
+                          config=config(service, **config_overrides), **credentials())
 
 
 def client(service):

@@ -24,7 +24,7 @@ class _ConfiguredS3:
         defaults.update(
             endpoint_url=aws.endpoint_url("s3"),
             region_name=aws.config().region_name,
-            client_config=aws.config(),
+            client_config=aws.config("s3"),
             access_key=aws.credentials().get("aws_access_key_id"),
             secret_key=aws.credentials().get("aws_secret_access_key"),
         )
@@ -33,6 +33,13 @@ class _ConfiguredS3:
 
 class MediaStorage(_ConfiguredS3, S3Storage):
     """Users' files: private, presigned, never overwritten, encrypted."""
+
+    def _get_write_parameters(self, name, content=None):  # django-storages hook
+        params = super()._get_write_parameters(name, content)
+        # django-storages marks "x.gz" as Content-Encoding: gzip, so browsers would unpack a
+        # download yet keep its .gz name. Users' files are stored exactly as uploaded.
+        params.pop("ContentEncoding", None)
+        return params
 
     def get_default_settings(self):
         defaults = super().get_default_settings()

@@ -15,17 +15,17 @@ def django_on_local_aws(local_aws):
     before the first client or storage is made.
     """
     from django.conf import settings
-    from django.core.files.storage import storages
 
-    from storage_backends import aws
     from storage_backends.provisioning import Provisioner
+    from tests.fixtures.localaws import reset_aws_clients
 
     settings.AWS_ENDPOINT_URLS = {
         "s3": local_aws.moto_url, "sqs": local_aws.moto_url,
         "sdb": local_aws.simpledb.endpoint_url,
     }
-    aws.reset()
-    storages._storages = {}
+    # Hashing real passwords costs most of a second per user; tests need no such strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    reset_aws_clients()
     Provisioner().ensure_all()
     return local_aws
 

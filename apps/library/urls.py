@@ -1,9 +1,13 @@
-from django.http import HttpResponse
 from django.urls import path
+
+from . import views
 
 app_name = "library"
 
 urlpatterns = [
-    path("", lambda request: HttpResponse("library"), name="list"),
-    path("upload/", lambda request: HttpResponse("upload"), name="upload"),
+    path("", views.file_list, name="list"),
+    path("upload/", views.upload, name="upload"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/download/", views.download, name="download"),
+    path("<int:pk>/delete/", views.delete, name="delete"),
 ]

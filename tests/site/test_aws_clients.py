@@ -48,4 +48,5 @@ def test_media_storage_uses_the_same_endpoint_and_config():
 
     client = default_storage.connection.meta.client
     assert client.meta.endpoint_url == aws.endpoint_url("s3")
-    assert client.meta.config.retries == aws.config().retries
+    assert client.meta.config.retries == aws.config("s3").retries
+    assert client.meta.config.signature_version == "s3v4"

@@ -1,0 +1,57 @@
+"""A user's files: one row per upload, the bytes in S3 (the default storage)."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from . import files
+
+
+class File(models.Model):
+    """One uploaded file: who owns it, what it is called and is, and its S3 object."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="files")
+    title = models.CharField(max_length=200, blank=True)
+    original_name = models.CharField(
+        max_length=255, help_text="The uploaded file's name, reduced to a safe basename.")
+    # 255: "uploads/<32 hex>/" + a name of at most files.MAX_NAME_LENGTH + a collision suffix.
+    file = models.FileField(upload_to=files.upload_to, max_length=255)
+    size = models.PositiveBigIntegerField(help_text="In bytes.")
+    content_type = models.CharField(max_length=255)
+    uploaded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        # pk breaks ties between rows created in the same instant, so pages never overlap.
+        ordering = ["-uploaded_at", "-pk"]
+        indexes = [
+            # The library page: one owner's files, newest first.
+            models.Index(fields=["owner", "-uploaded_at"], name="library_owner_newest"),
+        ]
+
+    def __str__(self):
+        return self.title or self.original_name
+
+    def get_absolute_url(self):
+        return reverse("library:detail", args=[self.pk])
+
+    @property
+    def inline(self):
+        """Whether a browser may show the file rather than save it (a checked image type)."""
+        return files.is_inline(self.content_type)
+
+    def download_url(self):
+        """A presigned S3 GET URL, valid for STRATUS_DOWNLOAD_URL_EXPIRY seconds.
+
+        S3 sends the type and disposition decided here, whatever the object's metadata says.
+        Signing is local: this makes no call to S3.
+        """
+        return self.file.storage.url(
+            self.file.name,
+            parameters={
+                "ResponseContentType": self.content_type,
+                "ResponseContentDisposition": files.content_disposition(
+                    self.original_name, inline=self.inline),
+            },
+            expire=settings.STRATUS_DOWNLOAD_URL_EXPIRY,
+        )

@@ -1,0 +1,74 @@
+"""The library pages: a user's own files only; anyone else's file is a 404."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_safe
+
+from .forms import UploadForm
+from .models import File
+
+#: Files on one page of the library.
+PAGE_SIZE = 25
+
+
+def _own_file(request, pk):
+    """The requesting user's file `pk`; 404 for anyone else's, so ids reveal nothing."""
+    return get_object_or_404(File, pk=pk, owner=request.user)
+
+
+@login_required
+@require_safe
+def file_list(request):
+    """The user's files, newest first, 25 a page (a page past the end shows the last)."""
+    paginator = Paginator(File.objects.filter(owner=request.user), PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(request, "library/file_list.html", {"page_obj": page})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def upload(request):
+    """Upload one file, then go to its page."""
+    if request.method == "POST":
+        form = UploadForm(request.POST, request.FILES, instance=File(owner=request.user))
+        if form.is_valid():
+            file = form.save()
+            messages.success(request, f"Uploaded {file}.")
+            return redirect(file)
+    else:
+        form = UploadForm()
+    return render(request, "library/file_form.html", {"form": form})
+
+
+@login_required
+@require_safe
+def detail(request, pk):
+    """One file's details, with download and delete links."""
+    return render(request, "library/file_detail.html", {"file": _own_file(request, pk)})
+
+
+@never_cache  # the redirect holds a URL that expires; nothing may keep it longer
+@login_required
+@require_safe
+def download(request, pk):
+    """Redirect to a short-lived presigned S3 URL: the bytes never pass through this node."""
+    return redirect(_own_file(request, pk).download_url())
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def delete(request, pk):
+    """GET asks for confirmation; POST deletes the row and its S3 object."""
+    file = _own_file(request, pk)
+    if request.method == "POST":
+        # Its own savepoint: if S3 refuses the object's deletion, the row comes back even
+        # inside a caller's transaction.
+        with transaction.atomic():
+            file.delete()
+        messages.success(request, f"Deleted {file}.")
+        return redirect("library:list")
+    return render(request, "library/file_confirm_delete.html", {"file": file})
