@@ -32,25 +32,19 @@ class Env:
                                                  else default)
 
     def int(self, name, default, minimum=0):
-        raw = self.environ.get(name)
-        if raw in (None, ""):
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
-        if value < minimum:
-            raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
-        return value
+        return self._number(name, default, minimum, int, "an integer")
 
     def float(self, name, default, minimum=0.0):
+        return self._number(name, default, minimum, float, "a number")
+
+    def _number(self, name, default, minimum, convert, kind):
         raw = self.environ.get(name)
         if raw in (None, ""):
             return default
         try:
-            value = float(raw)
+            value = convert(raw)
         except ValueError:
-            raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+            raise ImproperlyConfigured(f"{name} must be {kind}, not {raw!r}") from None
         if value < minimum:
             raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
         return value
