@@ -131,11 +131,10 @@ class SimpleDBClient:
             params["Expected"] = _expected(expect)
         self._call("put_attributes", **params)
 
-    def delete(self, name, attributes=None, expect=None):
-        """Delete the named attributes, or the whole record; one call."""
+    def delete(self, name, expect=None):
+        """Delete the whole record; one call. (Only whole records: botocore's model insists
+        on a value for each attribute named, which would make this a read-then-delete.)"""
         params = {"ItemName": name}
-        if attributes:
-            params["Attributes"] = [{"Name": attribute} for attribute in attributes]
         if expect is not None:
             params["Expected"] = _expected(expect)
         self._call("delete_attributes", **params)
