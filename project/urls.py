@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+handler500 = "apps.ops.views.server_error"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="library:list"), name="home"),
     path("", include("apps.ops.urls")),

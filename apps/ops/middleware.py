@@ -8,6 +8,8 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as B
 from botocore.exceptions import ReadTimeoutError
 from django.shortcuts import render
 
+from storage_backends.simpledb.client import Unavailable
+
 from .logging import request_id
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,8 @@ class RequestIdMiddleware:
 
 def is_unavailable(error):
     """Whether an exception means an AWS service could not be reached or failed on its side."""
+    if isinstance(error, Unavailable):
+        return True
     if isinstance(error, (BotoConnectionError, ReadTimeoutError)):
         return True
     if isinstance(error, ClientError):

@@ -129,3 +129,13 @@ def test_production_log_lines_are_json_with_the_request_id(client):
     assert line["message"] == "something happened"
     assert line["request_id"] == response["X-Request-ID"]
     assert line["level"] == "INFO"
+
+
+@pytest.mark.urls("tests.site.urls")
+def test_a_service_failing_in_middleware_is_the_503_page(client, settings):
+    settings.DEBUG = False
+    settings.MIDDLEWARE = ["tests.site.urls.FailingResponseMiddleware", *settings.MIDDLEWARE]
+    client.raise_request_exception = False
+    response = client.get("/test/unavailable-after-view")
+    assert response.status_code == 503
+    assert b"Temporarily unavailable" in response.content

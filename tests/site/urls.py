@@ -6,6 +6,7 @@ from botocore.exceptions import EndpointConnectionError
 from django.http import HttpResponse
 from django.urls import path
 
+from project.urls import handler500  # noqa: F401  (the site's own error handling)
 from project.urls import urlpatterns as project_urlpatterns
 
 
@@ -26,4 +27,19 @@ urlpatterns = project_urlpatterns + [
     path("test/crash", crash),
     path("test/aws-down", aws_down),
     path("test/log", log_something),
+    path("test/unavailable-after-view", lambda request: HttpResponse("fine")),
 ]
+
+
+class FailingResponseMiddleware:
+    """Stands for a middleware (the session engine) whose service fails after the view."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path == "/test/unavailable-after-view":
+            from storage_backends.simpledb.client import Unavailable
+            raise Unavailable("SimpleDB went away")
+        return response
