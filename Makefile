@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv bench clean
+.PHONY: run test venv bench bench-sessions clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,10 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/simpledb_emulator.py
+	$(PY) bench/sessions_cache.py
+
+bench-sessions: $(STAMP)
+	$(PY) bench/sessions_cache.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

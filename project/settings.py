@@ -169,9 +169,23 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # -- sessions, cache, auth ------------------------------------------------------------------
-# Until the SimpleDB session engine and cache land: nothing of either on a node's disk.
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Both in SimpleDB, shared by every node (README, "Sessions and cache").
+SESSION_ENGINE = "storage_backends.simpledb.sessions"
+CACHES = {
+    "default": {
+        "BACKEND": "storage_backends.simpledb.cache.SimpleDBCache",
+        "LOCATION": SIMPLEDB_CACHE_DOMAIN,
+        "TIMEOUT": env.int("STRATUS_CACHE_TIMEOUT", 300),
+        "KEY_PREFIX": env.str("STRATUS_CACHE_KEY_PREFIX", default="stratus"),
+        "OPTIONS": {
+            "CONSISTENT_READ": env.bool("STRATUS_CACHE_CONSISTENT_READ", False),
+            # Values too big for one SimpleDB item go to the media bucket, under a prefix
+            # that provision_aws gives a lifecycle rule.
+            "SPILL_BUCKET": STRATUS_MEDIA_BUCKET,
+            "SPILL_PREFIX": "cache-spill/",
+        },
+    },
+}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "library:list"
 LOGOUT_REDIRECT_URL = "login"

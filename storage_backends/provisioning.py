@@ -38,9 +38,10 @@ class Provisioner:
     """Provisioning and checking against the clients of `storage_backends.aws`."""
 
     def __init__(self, s3=None, sqs=None, sdb=None):
-        self.s3 = s3 or aws.client("s3")
-        self.sqs = sqs or aws.client("sqs")
-        self.sdb = sdb or aws.client("sdb")
+        """Clients default to storage_backends.aws's; pass False for a service not used."""
+        self.s3 = aws.client("s3") if s3 is None else s3
+        self.sqs = aws.client("sqs") if sqs is None else sqs
+        self.sdb = aws.client("sdb") if sdb is None else sdb
 
     # -- S3 ------------------------------------------------------------------------------
     def ensure_bucket(self, name, origins):

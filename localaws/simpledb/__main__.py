@@ -81,7 +81,7 @@ def main(argv=None):
         faults=Faults(args.latency_ms, args.fail_rate, args.stale_read_rate, seed=args.seed),
         limits=Limits(max_domains=args.max_domains),
     )
-    # SIGTERM and SIGINT end the process through serve_forever's KeyboardInterrupt, even
+    # SIGTERM and SIGINT end the process through serve()'s KeyboardInterrupt, even
     # when a parent shell started us with SIGINT ignored (as `cmd &` does in scripts).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)

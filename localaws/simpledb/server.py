@@ -1,13 +1,14 @@
 """Serving the emulator over HTTP, in the foreground or on a background thread.
 
-Werkzeug's threaded server, the one moto uses: a thread per connection, and (as in moto)
-one request per connection, since werkzeug closes each connection after its response.
+cheroot (CherryPy's WSGI server): a pool of threads and HTTP/1.1 keep-alive, so a boto3
+client reuses its connections as it does against AWS, and a call costs no TCP handshake or
+thread start of its own (werkzeug's development server, moto's, closes every connection).
 """
 
 import logging
 import threading
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from cheroot import wsgi
 
 from .app import SimpleDBApp
 from .auth import Credentials
@@ -15,11 +16,8 @@ from .faults import Faults
 from .models import Limits, SimpleDB
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """The application logs one line per request itself; werkzeug's own line is noise."""
-
-    def log_request(self, *args, **kwargs):
-        pass
+#: Threads serving connections: each keep-alive client holds one while connected.
+THREADS = 32
 
 
 class SimpleDBServer:
@@ -35,11 +33,11 @@ class SimpleDBServer:
         self.backend = SimpleDB(data_dir, limits)
         self.faults = faults or Faults()
         self.app = SimpleDBApp(self.backend, Credentials(keys), self.faults)
-        self._server = make_server(host, port, self.app, threaded=True,
-                                   request_handler=_QuietHandler)
-        self._server.daemon_threads = True
+        self._server = wsgi.Server((host, port), self.app, numthreads=THREADS,
+                                   server_name="localaws-simpledb")
+        self._server.prepare()  # binds now, so a port of 0 is resolved before start()
         self.host = host
-        self.port = self._server.server_port
+        self.port = self._server.bind_addr[1]
         self._thread = None
 
     @property
@@ -48,21 +46,20 @@ class SimpleDBServer:
 
     def start(self):
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"simpledb:{self.port}", daemon=True
+            target=self._server.serve, name=f"simpledb:{self.port}", daemon=True
         )
         self._thread.start()
         return self
 
     def serve_forever(self):
         logging.getLogger("localaws.simpledb").info("SimpleDB at %s", self.endpoint_url)
-        self._server.serve_forever()
+        self._server.serve()
 
     def stop(self):
+        self._server.stop()
         if self._thread is not None:
-            self._server.shutdown()
             self._thread.join()
             self._thread = None
-        self._server.server_close()
         self.backend.close()
 
     def __enter__(self):

@@ -1,0 +1,220 @@
+"""Django sessions in Amazon SimpleDB: SESSION_ENGINE = "storage_backends.simpledb.sessions".
+
+One item per session, in the domain named by settings.SIMPLEDB_SESSIONS_DOMAIN (created by
+`manage.py provision_aws`), its name the session key. Its attributes:
+
+- the session data as `SessionBase.encode()` makes it (signed with SECRET_KEY, compressed),
+  stored through the shared `ValueCodec`: split across numbered attributes, so a session may
+  grow to `CAPACITY` bytes (after compression); a bigger one is `ValueTooLarge` on save;
+- `x`, the expiry: epoch seconds as a fixed-width, zero-padded integer, so that Select's
+  string comparison orders it and `clear_expired()` can find what has expired;
+- `s` = "1", the marker conditional writes test: a create requires it absent (a taken key
+  is `CreateError`), an update requires it present (a session deleted meanwhile, by a
+  log-out in another request, is `UpdateError`, which SessionMiddleware answers with 400).
+
+Calls: `load` 1 (GetAttributes, always ConsistentRead, so a log-in or log-out on one node is
+seen by the next request on any other); `save` 1 PutAttributes whatever the size; `create`
+1 when the key is free (the conditional put is the collision check, no `exists` first);
+`exists` 1; `delete` 1; `cycle_key` 1 put + 1 delete. A request that does not modify its
+session writes nothing. `clear_expired` (`manage.py clearsessions`): the Select's pages, then
+one BatchDeleteAttributes per 25 expired items.
+
+An item whose expiry has passed reads as no session, whether or not `clearsessions` has
+removed it yet. A shorter value leaves the longer one's last chunks in the item; the codec's
+count keeps them from being read, and the item's attribute names stay bounded.
+
+Errors from SimpleDB propagate, `load` included: `Unavailable` means the site shows its 503
+page, never a silent log-out. Only data that cannot be read back (corrupt chunks, a bad
+signature) is treated as no session, and logged.
+
+Async methods are SessionBase's defaults, which run these in a thread.
+"""
+
+import hashlib
+import logging
+import math
+import re
+import time
+
+from django.conf import settings
+from django.contrib.sessions.backends.base import (
+    VALID_KEY_CHARS,
+    CreateError,
+    SessionBase,
+    UpdateError,
+)
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.crypto import get_random_string
+
+from .. import aws
+from .client import (
+    Absent,
+    ConditionFailed,
+    Present,
+    SimpleDBClient,
+    ValueCodec,
+    ValueTooLarge,
+    quote_name,
+    quote_value,
+)
+
+log = logging.getLogger(__name__)
+
+#: The session's own attributes, besides the codec's.
+EXPIRY = "x"
+PRESENT = "s"
+#: Attributes of each item kept from the codec: `x`, `s`, and two spare for later formats.
+RESERVED_ATTRIBUTES = 4
+#: The largest session (encoded, after the codec's compression) one item holds.
+CAPACITY = ValueCodec(reserved=RESERVED_ATTRIBUTES).capacity
+#: Expiry digits: epoch seconds up to the year 33658, so string order is number order.
+EXPIRY_DIGITS = 12
+#: How many fresh keys `create()` tries before giving up. Django's keys are 32 characters
+#: of 36 (165 bits): one taken key is already a near-impossibility.
+CREATE_ATTEMPTS = 10
+#: Length of the keys `create()` makes (Django's own choice).
+KEY_LENGTH = 32
+#: SimpleDB's limit on an item name, in bytes (keys are ASCII: characters too).
+MAX_KEY_LENGTH = 1024
+#: Items a Select page returns (SimpleDB's maximum).
+SELECT_PAGE = 2500
+
+_DOMAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_KEY_CHARS = frozenset(VALID_KEY_CHARS)
+
+
+def sessions_domain():
+    """settings.SIMPLEDB_SESSIONS_DOMAIN, checked: ImproperlyConfigured if it cannot be one."""
+    name = getattr(settings, "SIMPLEDB_SESSIONS_DOMAIN", None)
+    if not isinstance(name, str) or not _DOMAIN_NAME.fullmatch(name):
+        raise ImproperlyConfigured(
+            f"SIMPLEDB_SESSIONS_DOMAIN must name a SimpleDB domain (3 to 255 of A-Z, a-z, "
+            f"0-9, '_', '-', '.'), not {name!r}."
+        )
+    return name
+
+
+def expiry_value(seconds):
+    """Epoch seconds as the fixed-width string stored in `x` (clamped to what fits)."""
+    return f"{min(max(int(seconds), 0), 10**EXPIRY_DIGITS - 1):0{EXPIRY_DIGITS}d}"
+
+
+def _fingerprint(session_key):
+    """What logs say instead of a session key, which is a credential."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:12]
+
+
+class SessionStore(SessionBase):
+    """Sessions as SimpleDB items; see the module docstring."""
+
+    def __init__(self, session_key=None):
+        self._records = SimpleDBClient(sessions_domain(), aws.client("sdb"))
+        self._codec = ValueCodec(reserved=RESERVED_ATTRIBUTES)
+        super().__init__(session_key)
+
+    def _validate_session_key(self, key):
+        """Django's rule (at least 8 characters) and only keys an item can be named by.
+
+        Keys this store makes are lowercase letters and digits (VALID_KEY_CHARS); a cookie
+        holding anything else cannot name one of our sessions, so it is no session (and
+        costs no call) rather than an item name SimpleDB would refuse.
+        """
+        return (isinstance(key, str) and 8 <= len(key) <= MAX_KEY_LENGTH
+                and _KEY_CHARS.issuperset(key))
+
+    # -- reading --------------------------------------------------------------------------
+    def load(self):
+        if self.session_key is None:
+            return {}
+        attributes = self._records.get(self.session_key, consistent=True)
+        data = self._readable_data(attributes)
+        if data is None:
+            # Gone, expired or unreadable: a new session, with a new key when saved.
+            self._session_key = None
+            return {}
+        return self.decode(data)
+
+    def _readable_data(self, attributes):
+        """The encoded session a live item holds, or None (missing, expired, corrupt)."""
+        if attributes.get(PRESENT) != "1":
+            return None
+        try:
+            if int(attributes[EXPIRY]) <= time.time():
+                return None
+            return self._codec.decode(attributes).decode("utf-8")
+        except (KeyError, ValueError) as error:  # UnicodeDecodeError is a ValueError
+            log.warning("session unreadable: key_sha256=%s error=%s",
+                        _fingerprint(self.session_key), error)
+            return None
+
+    def exists(self, session_key):
+        if not self._validate_session_key(session_key):
+            return False
+        attributes = self._records.get(session_key, [PRESENT, EXPIRY], consistent=True)
+        try:
+            return attributes.get(PRESENT) == "1" and int(attributes[EXPIRY]) > time.time()
+        except (KeyError, ValueError):
+            return False
+
+    # -- writing --------------------------------------------------------------------------
+    def create(self):
+        for _ in range(CREATE_ATTEMPTS):
+            # No exists() first: the conditional put below is the check, in the same call.
+            self._session_key = get_random_string(KEY_LENGTH, VALID_KEY_CHARS)
+            try:
+                self.save(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise RuntimeError(
+            f"Unable to create a new session key: {CREATE_ATTEMPTS} fresh keys were all "
+            f"refused as taken by SimpleDB domain {self._records.domain}. It is likely that "
+            f"its conditional writes are failing."
+        )
+
+    def save(self, must_create=False):
+        if self.session_key is None:
+            return self.create()
+        data = self._get_session(no_load=must_create)
+        if self.session_key is None:
+            # Loading it just now found the session gone: there is nothing to update.
+            raise UpdateError
+        try:
+            attributes = self._codec.encode(self.session_key, self.encode(data).encode("utf-8"))
+        except ValueTooLarge as error:
+            raise ValueTooLarge(f"session too large for one SimpleDB item: {error}") from error
+        attributes[EXPIRY] = expiry_value(math.ceil(self.get_expiry_date().timestamp()))
+        attributes[PRESENT] = "1"
+        expect = Absent(PRESENT) if must_create else Present(PRESENT, "1")
+        try:
+            self._records.put(self.session_key, attributes, expect=expect)
+        except ConditionFailed:
+            raise (CreateError if must_create else UpdateError) from None
+
+    def delete(self, session_key=None):
+        if session_key is None:
+            session_key = self.session_key
+        if not self._validate_session_key(session_key):
+            return  # no item can have that name
+        self._records.delete(session_key)
+
+    @classmethod
+    def clear_expired(cls):
+        """Delete every item whose expiry has passed (`manage.py clearsessions`).
+
+        A consistent Select, then unconditional batch deletes: a session that a request
+        loaded just before it expired and saves just after may be deleted all the same,
+        which is no worse than its having expired.
+        """
+        domain = sessions_domain()
+        records = SimpleDBClient(domain, aws.client("sdb"))
+        expression = (
+            f"select itemName() from {quote_name(domain)} "
+            f"where {quote_name(EXPIRY)} <= {quote_value(expiry_value(math.floor(time.time())))} "
+            f"limit {SELECT_PAGE}"
+        )
+        # Names first, deletes after: deleting under a Select's NextToken could skip items.
+        expired = [name for name, _ in records.select(expression, consistent=True)]
+        records.batch_delete(expired)
+        log.info("expired sessions deleted: domain=%s count=%s", domain, len(expired))
