@@ -34,6 +34,15 @@ def _cors_rule(origins):
     }
 
 
+def _spill_rule(prefix):
+    return {
+        "ID": f"expire-{prefix.strip('/')}",
+        "Filter": {"Prefix": prefix},
+        "Status": "Enabled",
+        "Expiration": {"Days": resources.SPILL_EXPIRY_DAYS},
+    }
+
+
 class Provisioner:
     """Provisioning and checking against the clients of `storage_backends.aws`."""
 
@@ -61,7 +70,15 @@ class Provisioner:
             Bucket=name, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK
         )
         self.s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [_cors_rule(origins)]})
-        return f"bucket {name}: {action}, public access blocked, CORS for {', '.join(origins)}"
+        prefixes = resources.spill_prefixes(name)
+        if prefixes:
+            self.s3.put_bucket_lifecycle_configuration(
+                Bucket=name, LifecycleConfiguration={"Rules": [_spill_rule(p) for p in prefixes]}
+            )
+        expiring = f", {', '.join(prefixes)} expiring after {resources.SPILL_EXPIRY_DAYS} days" \
+            if prefixes else ""
+        return (f"bucket {name}: {action}, public access blocked, CORS for "
+                f"{', '.join(origins)}{expiring}")
 
     def check_bucket(self, name, origins):
         try:
@@ -82,6 +99,17 @@ class Provisioner:
         if not any(set(origins) <= set(rule.get("AllowedOrigins", []))
                    and {"GET", "PUT"} <= set(rule.get("AllowedMethods", [])) for rule in rules):
             problems.append(f"bucket {name} has no CORS rule for {', '.join(origins)}")
+        prefixes = resources.spill_prefixes(name)
+        if prefixes:
+            try:
+                rules = self.s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+            except ClientError:
+                rules = []
+            covered = {rule.get("Filter", {}).get("Prefix") for rule in rules
+                       if rule.get("Status") == "Enabled"}
+            for prefix in prefixes:
+                if prefix not in covered:
+                    problems.append(f"bucket {name} has no lifecycle rule expiring {prefix}")
         return problems
 
     # -- SQS -----------------------------------------------------------------------------

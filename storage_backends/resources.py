@@ -39,6 +39,20 @@ def domains():
     return [settings.SIMPLEDB_SESSIONS_DOMAIN, settings.SIMPLEDB_CACHE_DOMAIN]
 
 
+#: Days after which S3 removes a spilled value the cache itself did not delete.
+SPILL_EXPIRY_DAYS = 30
+
+
+def spill_prefixes(bucket):
+    """Prefixes in `bucket` where SimpleDB caches spill large values (for lifecycle rules)."""
+    return sorted({
+        cache.get("OPTIONS", {}).get("SPILL_PREFIX", "cache-spill/")
+        for cache in settings.CACHES.values()
+        if cache.get("BACKEND", "").endswith("SimpleDBCache")
+        and cache.get("OPTIONS", {}).get("SPILL_BUCKET") == bucket
+    })
+
+
 def cors_origins():
     """Browsers upload from (and download to) the site's own origin."""
     return [settings.SITE_URL]

@@ -111,3 +111,16 @@ def test_unreachable_endpoint_is_a_clear_error(fresh_names, settings):
             provision()
     finally:
         aws.reset()
+
+
+def test_the_cache_spill_prefix_expires_by_lifecycle_rule(fresh_names, settings):
+    settings.CACHES = {"default": {**settings.CACHES["default"], "OPTIONS": {
+        **settings.CACHES["default"]["OPTIONS"],
+        "SPILL_BUCKET": f"media-{fresh_names}", "SPILL_PREFIX": "spill/"}}}
+    provision()
+    [rule] = aws.client("s3").get_bucket_lifecycle_configuration(
+        Bucket=f"media-{fresh_names}")["Rules"]
+    assert rule["Filter"]["Prefix"] == "spill/" and rule["Expiration"]["Days"] == 30
+    aws.client("s3").delete_bucket_lifecycle(Bucket=f"media-{fresh_names}")
+    with pytest.raises(CommandError, match="no lifecycle rule expiring spill/"):
+        provision("--check")
