@@ -22,3 +22,41 @@ def check_no_local_endpoint_in_production(app_configs, **kwargs):
                 id="storage_backends.E001",
             ))
     return errors
+
+
+@checks.register(checks.Tags.caches)
+def check_simpledb_caches(app_configs, **kwargs):
+    """Each SimpleDBCache's LOCATION and OPTIONS, validated as the backend does (no calls)."""
+    from django.core.cache import caches
+    from django.core.exceptions import ImproperlyConfigured
+
+    errors = []
+    for alias, config in settings.CACHES.items():
+        if not config.get("BACKEND", "").endswith("simpledb.cache.SimpleDBCache"):
+            continue
+        try:
+            caches.create_connection(alias)
+        except ImproperlyConfigured as error:
+            errors.append(checks.Error(
+                f"CACHES[{alias!r}] is not a valid SimpleDBCache: {error}",
+                hint="See README, 'Sessions and cache on SimpleDB', for the options.",
+                id="storage_backends.E002",
+            ))
+    return errors
+
+
+@checks.register(checks.Tags.compatibility)
+def check_simpledb_sessions(app_configs, **kwargs):
+    """The session domain, when sessions live in SimpleDB."""
+    if settings.SESSION_ENGINE != "storage_backends.simpledb.sessions":
+        return []
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .simpledb.sessions import sessions_domain
+
+    try:
+        sessions_domain()
+    except ImproperlyConfigured as error:
+        return [checks.Error(str(error), id="storage_backends.E003",
+                             hint="Set SIMPLEDB_SESSIONS_DOMAIN to the sessions domain.")]
+    return []
