@@ -1,5 +1,6 @@
 """`python -m localaws.simpledb` as real processes: startup, logging, signals, shared data."""
 
+import os
 import queue
 import signal
 import socket
@@ -15,7 +16,7 @@ from tests.fixtures.simpledb import sdb_client
 
 pytestmark = pytest.mark.slow
 
-ROOT = "/work/main"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ACCESS_KEY = "AKIDPROCESS"
 SECRET_KEY = "process-secret"
 START_SECONDS = 15
