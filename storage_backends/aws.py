@@ -3,7 +3,8 @@
 Every client comes from `client(service)`: endpoint from settings.AWS_ENDPOINT_URLS (botocore's
 per-service variables: AWS_ENDPOINT_URL_S3, _SQS, _SIMPLEDB), region, botocore's retry mode
 ("standard" or "adaptive"), connect/read timeouts and a connection pool sized for the
-gunicorn threads. A client is made once per process and service and shared by all threads
+gunicorn threads. A client is made once per process, service and set of overrides, and shared
+by all threads
 (boto3 clients are thread-safe; sessions are not, so each is made under a lock from its own
 session); after a fork the child makes its own, since a connection pool must not be shared
 across processes.
@@ -57,23 +58,27 @@ def credentials():
     return {}
 
 
-def make_client(service, **config_overrides):
-    """A new client, not shared: for callers that need their own timeouts (health checks)."""
+def _make_client(service, config_overrides):
     session = boto3.session.Session()
     return session.client(service, endpoint_url=endpoint_url(service),
                           config=config(service, **config_overrides), **credentials())
 
 
-def client(service):
-    """The process's shared client for `service`."""
+def client(service, **config_overrides):
+    """The process's shared client for `service`.
+
+    Callers that need other botocore settings (health checks: short timeouts, no retries)
+    pass them as `config_overrides` and share one client per distinct set of them.
+    """
     global _pid
+    key = (service, repr(sorted(config_overrides.items())))
     with _lock:
         if _pid != os.getpid():
             _clients.clear()
             _pid = os.getpid()
-        if service not in _clients:
-            _clients[service] = make_client(service)
-        return _clients[service]
+        if key not in _clients:
+            _clients[key] = _make_client(service, config_overrides)
+        return _clients[key]
 
 
 def reset():

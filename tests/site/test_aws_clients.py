@@ -50,3 +50,10 @@ def test_media_storage_uses_the_same_endpoint_and_config():
     assert client.meta.endpoint_url == aws.endpoint_url("s3")
     assert client.meta.config.retries == aws.config("s3").retries
     assert client.meta.config.signature_version == "s3v4"
+
+
+def test_clients_with_other_settings_are_shared_per_set_of_settings():
+    quick = aws.client("s3", connect_timeout=1.0)
+    assert aws.client("s3", connect_timeout=1.0) is quick
+    assert quick is not aws.client("s3")
+    assert quick.meta.config.connect_timeout == 1.0
