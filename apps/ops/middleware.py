@@ -4,8 +4,8 @@ import logging
 import re
 import uuid
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.shortcuts import render
 
 from storage_backends.simpledb.client import Unavailable
@@ -41,12 +41,13 @@ def is_unavailable(error):
     """Whether an exception means an AWS service could not be reached or failed on its side."""
     if isinstance(error, Unavailable):
         return True
-    if isinstance(error, (BotoConnectionError, ReadTimeoutError)):
+    # Refused or timed-out connections, and connections dropped or timed out mid-read.
+    if isinstance(error, (BotoConnectionError, HTTPClientError)):
         return True
     if isinstance(error, ClientError):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return status >= 500
-    return isinstance(error, BotoCoreError) and "connect" in type(error).__name__.lower()
+    return False
 
 
 class ServiceUnavailableMiddleware:
