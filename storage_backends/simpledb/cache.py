@@ -51,7 +51,6 @@ import logging
 import math
 import pickle
 import random
-import re
 import secrets
 import time
 
@@ -66,6 +65,7 @@ from .client import (
     CHUNK_COUNT,
     CHUNK_PREFIX,
     COMPRESSED,
+    DOMAIN_NAME,
     MAX_ATTRIBUTE_BYTES,
     MAX_BATCH_ITEMS,
     SPILLED,
@@ -127,7 +127,6 @@ DEFAULT_OPTIONS = {
     "ON_ERROR": "degrade",
 }
 ON_ERROR_CHOICES = ("degrade", "raise")
-_DOMAIN_NAME = re.compile(r"[a-zA-Z0-9_.\-]{3,255}")
 _MISSING = object()
 _KEEP = object()
 _DELETE = object()
@@ -152,7 +151,7 @@ class SimpleDBCache(BaseCache):
                 f"SimpleDBCache TIMEOUT must be a number of seconds or None, not {timeout!r}."
             )
         super().__init__(params)
-        if not isinstance(location, str) or not _DOMAIN_NAME.fullmatch(location):
+        if not isinstance(location, str) or not DOMAIN_NAME.fullmatch(location):
             raise ImproperlyConfigured(
                 f"SimpleDBCache LOCATION must be a SimpleDB domain name (3-255 of a-z, A-Z, "
                 f"0-9, '_', '-', '.'), not {location!r}."

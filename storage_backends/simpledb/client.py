@@ -22,6 +22,7 @@ could implement the same calls later.
 
 import base64
 import hashlib
+import re
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ MAX_ATTRIBUTE_BYTES = 1024
 MAX_PAIRS = 256
 MAX_BATCH_ITEMS = 25
 MAX_SELECT_IN_VALUES = 20
+#: What SimpleDB accepts as a domain name.
+DOMAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 
 
 class SimpleDBError(Exception):

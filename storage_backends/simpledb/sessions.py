@@ -33,7 +33,6 @@ Async methods are SessionBase's defaults, which run these in a thread.
 import hashlib
 import logging
 import math
-import re
 import time
 
 from django.conf import settings
@@ -48,6 +47,7 @@ from django.utils.crypto import get_random_string
 
 from .. import aws
 from .client import (
+    DOMAIN_NAME,
     Absent,
     ConditionFailed,
     Present,
@@ -79,14 +79,13 @@ MAX_KEY_LENGTH = 1024
 #: Items a Select page returns (SimpleDB's maximum).
 SELECT_PAGE = 2500
 
-_DOMAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _KEY_CHARS = frozenset(VALID_KEY_CHARS)
 
 
 def sessions_domain():
     """settings.SIMPLEDB_SESSIONS_DOMAIN, checked: ImproperlyConfigured if it cannot be one."""
     name = getattr(settings, "SIMPLEDB_SESSIONS_DOMAIN", None)
-    if not isinstance(name, str) or not _DOMAIN_NAME.fullmatch(name):
+    if not isinstance(name, str) or not DOMAIN_NAME.fullmatch(name):
         raise ImproperlyConfigured(
             f"SIMPLEDB_SESSIONS_DOMAIN must name a SimpleDB domain (3 to 255 of A-Z, a-z, "
             f"0-9, '_', '-', '.'), not {name!r}."
