@@ -18,7 +18,6 @@ GetAttributes calls: the floor that botocore and the wire set for any 5-call req
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,16 +30,12 @@ import requests
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from localaws import free_port  # noqa: E402
+
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/")
 BENCH_DATABASE = "stratus_bench"
 LATENCY_MS = 10
 TOLERANCE = 0.15
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_emulator():

@@ -17,7 +17,6 @@ Exits 1 if a target is missed.
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,17 +29,12 @@ from botocore.config import Config
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from localaws import free_port  # noqa: E402
 from localaws.simpledb.models import SimpleDB  # noqa: E402
 
 GROUPS = 1000
 THROUGHPUT_TARGET = 1.0
 INDEX_TARGET = 50.0
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def client(endpoint):

@@ -1,7 +1,6 @@
 """Real processes: a SimpleDB emulator with injected faults and several Django web nodes."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -9,14 +8,10 @@ import time
 import pytest
 import requests
 
+from localaws import free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 START_TIMEOUT = 60
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_answering(url, process, timeout=START_TIMEOUT):

@@ -3,7 +3,6 @@
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +11,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from localaws import free_port
 from tests.fixtures.simpledb import sdb_client
 
 pytestmark = pytest.mark.slow
@@ -20,12 +20,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ACCESS_KEY = "AKIDPROCESS"
 SECRET_KEY = "process-secret"
 START_SECONDS = 15
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def command(*arguments):
