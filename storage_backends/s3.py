@@ -21,12 +21,13 @@ class _ConfiguredS3:
 
     def get_default_settings(self):
         defaults = super().get_default_settings()
+        config, keys = aws.config("s3"), aws.credentials()
         defaults.update(
             endpoint_url=aws.endpoint_url("s3"),
-            region_name=aws.config().region_name,
-            client_config=aws.config("s3"),
-            access_key=aws.credentials().get("aws_access_key_id"),
-            secret_key=aws.credentials().get("aws_secret_access_key"),
+            region_name=config.region_name,
+            client_config=config,
+            access_key=keys.get("aws_access_key_id"),
+            secret_key=keys.get("aws_secret_access_key"),
         )
         return defaults
 

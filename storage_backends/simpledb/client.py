@@ -262,17 +262,6 @@ class ValueCodec:
         except (KeyError, ValueError, zlib.error) as error:
             raise ValueError(f"stored value is incomplete or corrupt: {error}") from error
 
-    def attribute_names(self):
-        """Every attribute a value may occupy, for reads that name their attributes."""
-        return [CHUNK_COUNT, COMPRESSED, SPILLED] + [
-            f"{CHUNK_PREFIX}{n:03d}" for n in range(self.max_chunks)
-        ]
-
-    @staticmethod
-    def spilled_key(attributes):
-        """The S3 key a record's value was spilled to, or None."""
-        return attributes.get(SPILLED) or None
-
 
 class S3Spill:
     """Values too large for a record, stored as S3 objects under `prefix`.

@@ -4,7 +4,7 @@ Plain frozen dataclasses, so two parses of the same text compare equal (NextToke
 relies on that) and the SQL translator and the tests can pattern-match on them.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,6 @@ class Query:
     order_by: Operand | None = None
     descending: bool = False
     limit: int | None = None
-    comparisons: tuple = field(default=(), compare=False)
 
     def without_limit(self):
         """The query as NextToken binds it: a client may change `limit` between pages."""

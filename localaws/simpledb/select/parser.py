@@ -170,8 +170,7 @@ class Parser:
             limit = self.limit()
         if self.peek() is not END:
             self.fail()
-        query = Query(output, attributes, domain, where, order_by, descending, limit,
-                      tuple(self.comparisons))
+        query = Query(output, attributes, domain, where, order_by, descending, limit)
         self.check_limits(query)
         return query
 
