@@ -232,7 +232,7 @@ def main(argv=None):
     print(f"{'(5 bare boto3 GetAttributes, 0 ms)':<44}{5:>14.1f}{floor_0:>12.2f}")
     print(f"{f'(5 bare boto3 GetAttributes, {LATENCY_MS} ms)':<44}{5:>14.1f}{floor_10:>12.2f}")
     print()
-    print(f"Cache operations per second (0 ms)")
+    print("Cache operations per second (0 ms)")
     print(f"{'operation':<16}{'SimpleDB/s':>12}{'PostgreSQL/s':>14}{'ratio':>8}")
     for name, rate in simpledb_rates.items():
         print(f"{name:<16}{rate:>12.0f}{database_rates[name]:>14.0f}"

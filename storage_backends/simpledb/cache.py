@@ -62,9 +62,6 @@ from django.utils.functional import cached_property
 
 from .. import aws
 from .client import (
-    CHUNK_COUNT,
-    CHUNK_PREFIX,
-    COMPRESSED,
     DOMAIN_NAME,
     MAX_ATTRIBUTE_BYTES,
     MAX_BATCH_ITEMS,
@@ -134,10 +131,6 @@ _DELETE = object()
 
 class Contended(SimpleDBError):
     """A compare-and-swap kept losing to other writers of the same key."""
-
-
-def _chunk(n):
-    return f"{CHUNK_PREFIX}{n:03d}"
 
 
 class SimpleDBCache(BaseCache):
@@ -249,10 +242,8 @@ class SimpleDBCache(BaseCache):
 
     @staticmethod
     def _signature(name, attributes, secret):
-        count = int(attributes[CHUNK_COUNT])
-        fields = [name, attributes[EXPIRES], attributes[DIGEST], attributes[CHUNK_COUNT],
-                  attributes[COMPRESSED], attributes[SPILLED],
-                  *(attributes[_chunk(n)] for n in range(count))]
+        fields = [name, attributes[EXPIRES], attributes[DIGEST],
+                  *ValueCodec.stored_fields(attributes)]
         message = json.dumps(fields, separators=(",", ":"))
         return salted_hmac(SIGNING_SALT, message, secret=secret, algorithm="sha256").hexdigest()
 

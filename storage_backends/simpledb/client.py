@@ -247,6 +247,16 @@ class ValueCodec:
         attributes.update({CHUNK_COUNT: str(len(chunks)), COMPRESSED: flag, SPILLED: ""})
         return attributes
 
+    @staticmethod
+    def stored_fields(attributes):
+        """The strings that make up a stored value, in a fixed order (for signing it).
+
+        KeyError if a chunk the count promises is missing.
+        """
+        count = int(attributes[CHUNK_COUNT])
+        return [attributes[CHUNK_COUNT], attributes[COMPRESSED], attributes[SPILLED],
+                *(attributes[f"{CHUNK_PREFIX}{n:03d}"] for n in range(count))]
+
     def decode(self, attributes):
         """The bytes `encode` stored in these attributes; ValueError if they are incomplete."""
         try:
