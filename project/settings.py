@@ -129,7 +129,7 @@ STRATUS_MEDIA_BUCKET = env.str("STRATUS_MEDIA_BUCKET", local_default="stratus-me
 STRATUS_STATIC_BUCKET = env.str("STRATUS_STATIC_BUCKET", required_in_production=True)
 STRATUS_SQS_QUEUE_PREFIX = env.str("STRATUS_SQS_QUEUE_PREFIX", default="stratus-")
 STRATUS_SQS_QUEUES = env.list("STRATUS_SQS_QUEUES", local_default=("default",)) or ["default"]
-STRATUS_SQS_MAX_RECEIVE_COUNT = env.int("STRATUS_SQS_MAX_RECEIVE_COUNT", 5, minimum=1)
+STRATUS_SQS_MAX_RECEIVE_COUNT = env.int("STRATUS_SQS_MAX_RECEIVE_COUNT", 10, minimum=2)
 STRATUS_SIMPLEDB_DOMAIN_PREFIX = env.str("STRATUS_SIMPLEDB_DOMAIN_PREFIX", default="stratus-")
 SIMPLEDB_SESSIONS_DOMAIN = STRATUS_SIMPLEDB_DOMAIN_PREFIX + "sessions"
 SIMPLEDB_CACHE_DOMAIN = STRATUS_SIMPLEDB_DOMAIN_PREFIX + "cache"
@@ -186,6 +186,33 @@ CACHES = {
         },
     },
 }
+
+# -- background tasks -------------------------------------------------------------------------
+# django.tasks on SQS, results in SimpleDB; `manage.py sqs_worker` runs them (README,
+# "Background tasks on SQS").
+TASKS = {
+    "default": {
+        "BACKEND": "storage_backends.tasks.SQSBackend",
+        "QUEUES": STRATUS_SQS_QUEUES,
+        "OPTIONS": {
+            "QUEUE_PREFIX": STRATUS_SQS_QUEUE_PREFIX,
+            "MAX_RECEIVE_COUNT": STRATUS_SQS_MAX_RECEIVE_COUNT,
+            "VISIBILITY_TIMEOUT": env.int("STRATUS_TASK_VISIBILITY_TIMEOUT", 60, minimum=1),
+            "WAIT_SECONDS": env.int("STRATUS_TASK_WAIT_SECONDS", 20, minimum=0),
+            "MAX_ATTEMPTS": env.int("STRATUS_TASK_MAX_ATTEMPTS", 3, minimum=1),
+            "RETRY_DELAY": env.int("STRATUS_TASK_RETRY_DELAY", 10, minimum=0),
+            "RESULTS_DOMAIN": STRATUS_SIMPLEDB_DOMAIN_PREFIX + "task-results",
+            "RESULT_RETENTION": env.int("STRATUS_TASK_RESULT_RETENTION", 7 * 24 * 3600,
+                                        minimum=60),
+            "SHUTDOWN_GRACE": env.int("STRATUS_TASK_SHUTDOWN_GRACE", 30, minimum=0),
+            # Payloads over SQS's 1 MiB, and results too big for one SimpleDB item, go to the
+            # media bucket under a prefix that provision_aws gives a lifecycle rule.
+            "PAYLOAD_BUCKET": STRATUS_MEDIA_BUCKET,
+            "PAYLOAD_PREFIX": "task-payloads/",
+        },
+    },
+}
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "library:list"
 LOGOUT_REDIRECT_URL = "login"

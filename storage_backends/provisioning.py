@@ -144,15 +144,16 @@ class Provisioner:
         else:
             self.sqs.set_queue_attributes(QueueUrl=dead_letter_url,
                                           Attributes=dead_letter_attributes)
-        attributes = {"RedrivePolicy": self._redrive(queue, dead_letter_url)}
+        attributes = {"RedrivePolicy": self._redrive(queue, dead_letter_url),
+                      **queue.attributes()}
         url = self._queue_url(queue.name)
         if url is None:
             self.sqs.create_queue(QueueName=queue.name, Attributes=attributes)
             created.append(queue.name)
         else:
             self.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
-        return (f"queue {queue.name} (dead letters: {queue.dead_letter_name}, after "
-                f"{queue.max_receive_count} receives): "
+        return (f"queue {queue.name} (visibility {queue.visibility_timeout} s, dead letters: "
+                f"{queue.dead_letter_name}, after {queue.max_receive_count} receives): "
                 f"{'created ' + ', '.join(created) if created else 'exists'}")
 
     def check_queue(self, queue):
@@ -162,8 +163,18 @@ class Provisioner:
                     ((queue.dead_letter_name, dead_letter_url), (queue.name, url)) if not found]
         if url and dead_letter_url:
             attributes = self.sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["RedrivePolicy"]
+                QueueUrl=url, AttributeNames=["RedrivePolicy", *queue.attributes()]
             ).get("Attributes", {})
+            for name, wanted in queue.attributes().items():
+                if attributes.get(name) != wanted:
+                    problems.append(f"queue {queue.name} has {name} "
+                                    f"{attributes.get(name)!r}, not {wanted!r}")
+            retention = self.sqs.get_queue_attributes(
+                QueueUrl=dead_letter_url, AttributeNames=["MessageRetentionPeriod"]
+            ).get("Attributes", {}).get("MessageRetentionPeriod")
+            if retention != str(resources.DEAD_LETTER_RETENTION_SECONDS):
+                problems.append(f"queue {queue.dead_letter_name} keeps messages for "
+                                f"{retention} s, not {resources.DEAD_LETTER_RETENTION_SECONDS}")
             policy = json.loads(attributes.get("RedrivePolicy", "{}"))
             if policy.get("deadLetterTargetArn") != self._arn(dead_letter_url) or \
                     str(policy.get("maxReceiveCount")) != str(queue.max_receive_count):

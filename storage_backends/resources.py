@@ -13,6 +13,13 @@ class Queue:
     name: str
     dead_letter_name: str
     max_receive_count: int
+    visibility_timeout: int
+    wait_seconds: int
+
+    def attributes(self):
+        """The SQS attributes provision_aws sets and --check compares (but the redrive)."""
+        return {"VisibilityTimeout": str(self.visibility_timeout),
+                "ReceiveMessageWaitTimeSeconds": str(self.wait_seconds)}
 
 
 def buckets():
@@ -25,18 +32,35 @@ def buckets():
     return names
 
 
+def task_backends():
+    """The SQSBackend instances of TASKS."""
+    from django.tasks import task_backends as backends
+
+    from .tasks import SQSBackend
+
+    return [backends[alias] for alias in settings.TASKS
+            if isinstance(backends[alias], SQSBackend)]
+
+
 def queues():
-    """Each Stratus queue with its dead-letter queue."""
-    prefix = settings.STRATUS_SQS_QUEUE_PREFIX
-    return [
-        Queue(prefix + name, prefix + name + "-dlq", settings.STRATUS_SQS_MAX_RECEIVE_COUNT)
-        for name in settings.STRATUS_SQS_QUEUES
-    ]
+    """Each SQS queue of the task backends (one per queue and priority band), with its
+    dead-letter queue."""
+    found = {}
+    for backend in task_backends():
+        config = backend.config
+        for name in config.sqs_names():
+            found.setdefault(name, Queue(name, name + "-dlq", config.max_receive_count,
+                                         config.visibility_timeout, config.wait_seconds))
+    return list(found.values())
 
 
 def domains():
-    """The SimpleDB domains of the session engine and the cache."""
-    return [settings.SIMPLEDB_SESSIONS_DOMAIN, settings.SIMPLEDB_CACHE_DOMAIN]
+    """The SimpleDB domains of the session engine, the cache and the task results."""
+    names = [settings.SIMPLEDB_SESSIONS_DOMAIN, settings.SIMPLEDB_CACHE_DOMAIN]
+    for backend in task_backends():
+        if backend.config.results_domain not in names:
+            names.append(backend.config.results_domain)
+    return names
 
 
 #: Days after which S3 removes a spilled value the cache itself did not delete.
@@ -44,13 +68,17 @@ SPILL_EXPIRY_DAYS = 30
 
 
 def spill_prefixes(bucket):
-    """Prefixes in `bucket` where SimpleDB caches spill large values (for lifecycle rules)."""
-    return sorted({
+    """Prefixes in `bucket` where SimpleDB caches spill large values and task backends keep
+    large payloads and results (for lifecycle rules)."""
+    prefixes = {
         cache.get("OPTIONS", {}).get("SPILL_PREFIX", "cache-spill/")
         for cache in settings.CACHES.values()
         if cache.get("BACKEND", "").endswith("SimpleDBCache")
         and cache.get("OPTIONS", {}).get("SPILL_BUCKET") == bucket
-    })
+    }
+    prefixes |= {backend.config.payload_prefix for backend in task_backends()
+                 if backend.config.payload_bucket == bucket}
+    return sorted(prefixes)
 
 
 def cors_origins():

@@ -1,0 +1,28 @@
+"""`manage.py prune_task_results`: delete task results past their retention.
+
+Run it periodically (e.g. daily); expired results are not otherwise removed.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from storage_backends.simpledb.client import SimpleDBError
+from storage_backends.tasks.commands import sqs_aliases, sqs_backend
+
+
+class Command(BaseCommand):
+    help = ("Delete the task results older than their backend's RESULT_RETENTION, from every "
+            "SQSBackend in TASKS (or only --backend).")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--backend", help="the TASKS alias (default: every SQSBackend)")
+
+    def handle(self, *args, backend=None, **options):
+        for alias in [backend] if backend else sqs_aliases():
+            store = sqs_backend(alias).results
+            try:
+                deleted = store.prune()
+            except SimpleDBError as error:
+                raise CommandError(f"tasks {alias}: prune failed: {error}") from error
+            self.stdout.write(f"tasks {alias}: deleted {deleted} expired result"
+                              f"{'' if deleted == 1 else 's'} from SimpleDB domain "
+                              f"{store.records.domain}")

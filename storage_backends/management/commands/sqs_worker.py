@@ -1,0 +1,91 @@
+"""`manage.py sqs_worker`: run the tasks of an SQSBackend's queues (README, "The worker").
+
+SIGTERM or SIGINT: stop receiving at once, let running tasks finish within the grace
+period, hand the rest back to SQS, exit 0. A second signal hands everything back and exits
+at once.
+"""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from storage_backends.tasks.commands import sqs_backend
+from storage_backends.tasks.options import MAX_WAIT_SECONDS
+from storage_backends.tasks.worker import Worker
+
+
+def positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def wait_seconds(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= MAX_WAIT_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_WAIT_SECONDS}, not {value}")
+    return value
+
+
+def worker_id(text):
+    if not text or len(text) > 64 or not text.isprintable():
+        raise argparse.ArgumentTypeError("must be 1 to 64 printable characters")
+    return text
+
+
+class Command(BaseCommand):
+    help = "Run the tasks sent through an SQSBackend (TASKS alias --backend, default 'default')."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--queue", action="append", dest="queues", metavar="NAME",
+                            help="a Django queue name to work on (repeatable; default: all of "
+                                 "the backend's QUEUES)")
+        parser.add_argument("--concurrency", type=positive, default=10,
+                            help="tasks run at once, in threads (default 10)")
+        parser.add_argument("--batch", action="store_true",
+                            help="exit once the queues hold no visible or in-flight messages")
+        parser.add_argument("--max-tasks", type=positive,
+                            help="exit after running this many tasks")
+        parser.add_argument("--worker-id", type=worker_id,
+                            help="recorded in each result (default: host-pid-random)")
+        parser.add_argument("--backend", default="default", help="the TASKS alias")
+        parser.add_argument("--wait-seconds", type=wait_seconds,
+                            help="long-poll wait, 0-20 (default: the backend's WAIT_SECONDS)")
+
+    def handle(self, *args, **options):
+        backend = sqs_backend(options["backend"])
+        try:
+            worker = Worker(
+                backend, queue_names=options["queues"], concurrency=options["concurrency"],
+                batch=options["batch"], max_tasks=options["max_tasks"],
+                worker_id=options["worker_id"], wait_seconds=options["wait_seconds"],
+            )
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+
+        def on_signal(number, frame):
+            worker.stop()
+
+        previous = {number: signal.signal(number, on_signal)
+                    for number in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            worker.run()
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+        if worker.stopped_at_once:
+            # Task threads may still be running; what they held is already handed back.
+            logging.shutdown()
+            sys.stdout.flush()
+            os._exit(0)

@@ -1,0 +1,5 @@
+"""Background tasks on Amazon SQS for Django's Tasks framework (README, "Background tasks")."""
+
+from .backend import SQSBackend, SQSTask
+
+__all__ = ["SQSBackend", "SQSTask"]

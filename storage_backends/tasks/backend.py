@@ -1,0 +1,210 @@
+"""`SQSBackend`: Django's Tasks framework on Amazon SQS, with results in SimpleDB.
+
+TASKS = {"default": {"BACKEND": "storage_backends.tasks.SQSBackend", "QUEUES": [...],
+"OPTIONS": {...}}}; README, "Background tasks on SQS", lists the options.
+
+Each Django queue name is one SQS queue per priority band (`<prefix><queue>` and, by
+default, `<prefix><queue>-high` for priorities >= 1), each with a dead-letter queue
+`...-dlq`; `manage.py provision_aws` creates them and `manage.py sqs_worker` runs what
+they hold.
+
+`enqueue` writes the READY result (1 SimpleDB call) and sends the message (1 SendMessage).
+Inside `transaction.atomic()` both wait for the commit and go out in batches: 25 results to
+a BatchPutAttributes, 10 messages to a SendMessageBatch; a rollback sends nothing.
+`enqueue_many` does the same for a list of calls, at once or on commit.
+"""
+
+import math
+import os
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks.backends.base import BaseTaskBackend
+from django.tasks.exceptions import InvalidTask
+from django.tasks.signals import task_enqueued
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+
+from .. import aws
+from . import messages, options
+from .messages import Payload, PayloadStore
+from .queues import Queues
+from .results import ResultStore
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SQSTask(Task):
+    """A django.tasks Task that may set its own `max_attempts` (`@task(max_attempts=5)`)."""
+
+    max_attempts: int | None = None
+
+
+class SQSBackend(BaseTaskBackend):
+    """Tasks sent through SQS, run by `manage.py sqs_worker`, results kept in SimpleDB."""
+
+    task_class = SQSTask
+
+    # run_after: up to 15 minutes through SQS's DelaySeconds; later ones are re-sent by the
+    # worker with the delay that remains.
+    supports_defer = True
+    # Coroutine tasks run on an event loop in the worker's threads.
+    supports_async_task = True
+    # Results (status, times, errors, return value) are in SimpleDB: any process reads them.
+    supports_get_result = True
+    # Priorities map onto per-band SQS queues, polled highest band first.
+    supports_priority = True
+
+    def __init__(self, alias, params):
+        super().__init__(alias, params)
+        self.queue_names = tuple(params.get("QUEUES") or ["default"])
+        self.config = options.parse(self.options, self.queue_names)
+        self._clients = {}
+        self._lock = threading.Lock()
+
+    # -- clients (one set per process: a forked worker must not share sockets) -------------
+    def _per_process(self, name, make):
+        key = (os.getpid(), name)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = make()
+            return self._clients[key]
+
+    @property
+    def sqs(self):
+        return self._per_process("queues", lambda: Queues(aws.client("sqs")))
+
+    @property
+    def results(self):
+        return self._per_process("results", lambda: ResultStore(
+            aws.client("sdb"), self.config.results_domain, self.config.result_retention,
+            s3=aws.client("s3") if self.config.payload_bucket else None,
+            bucket=self.config.payload_bucket, prefix=self.config.payload_prefix + "results/",
+        ))
+
+    @property
+    def payloads(self):
+        if not self.config.payload_bucket:
+            return None
+        return self._per_process("payloads", lambda: PayloadStore(
+            aws.client("s3"), self.config.payload_bucket, self.config.payload_prefix))
+
+    # -- the Tasks API --------------------------------------------------------------------
+    def validate_task(self, task):
+        super().validate_task(task)
+        if task.func.__module__ == "__main__":
+            raise InvalidTask("Task functions defined in __main__ cannot be imported by a "
+                              "worker; define the task in a module.")
+        max_attempts = getattr(task, "max_attempts", None)
+        if max_attempts is not None and not (
+                isinstance(max_attempts, int) and 1 <= max_attempts < self.config.max_receive_count):
+            raise InvalidTask(
+                f"max_attempts must be a whole number from 1 to "
+                f"{self.config.max_receive_count - 1} (below the queue's MAX_RECEIVE_COUNT), "
+                f"not {max_attempts!r}."
+            )
+
+    def enqueue(self, task, args, kwargs):
+        """Send one task; returns its READY TaskResult (sent on commit inside atomic())."""
+        return self.enqueue_many(task, [(args, kwargs)])[0]
+
+    def enqueue_many(self, task, calls):
+        """Send one task for each (args, kwargs) in `calls`: batches of 10 messages."""
+        self.validate_task(task)
+        items = [self._prepare(task, args, kwargs) for args, kwargs in calls]
+        if not items:
+            return []
+        connection = transaction.get_connection(DEFAULT_DB_ALIAS)
+        if self.config.enqueue_on_commit and connection.in_atomic_block:
+            self._send_on_commit(connection, items)
+        else:
+            self.send(items)
+        return [result for _payload, result in items]
+
+    def get_result(self, result_id):
+        return self.results.task_result(result_id, self.results.record(result_id))
+
+    # -- sending --------------------------------------------------------------------------
+    def _prepare(self, task, args, kwargs):
+        result = TaskResult(
+            task=task, id=get_random_string(32), status=TaskResultStatus.READY,
+            enqueued_at=timezone.now(), started_at=None, last_attempted_at=None,
+            finished_at=None, args=list(args), kwargs=dict(kwargs), backend=self.alias,
+            errors=[], worker_ids=[],
+        )  # TaskResult normalises args and kwargs: TypeError if they are not JSON
+        payload = Payload(
+            id=result.id, task_path=task.module_path, backend=self.alias,
+            queue_name=task.queue_name, priority=task.priority, args=result.args,
+            kwargs=result.kwargs, enqueued_at=result.enqueued_at, run_after=task.run_after,
+        )
+        return payload, result
+
+    def sqs_name(self, payload):
+        return self.config.sqs_name(payload.queue_name, self.config.band_of(payload.priority))
+
+    def send(self, items, write_results=True):
+        """Write READY results, then send the messages; fires task_enqueued for each."""
+        if write_results:
+            records = {payload.id: self.results.ready_record(payload) for payload, _ in items}
+            if len(records) == 1:
+                self.results.put(*next(iter(records.items())))
+            else:
+                self.results.put_many(records)
+        by_queue = {}
+        for payload, _result in items:
+            body = messages.encode(payload, self.payloads)
+            by_queue.setdefault(self.sqs_name(payload), []).append((body, delay_seconds(payload)))
+        for name, outgoing in by_queue.items():
+            if len(outgoing) == 1:
+                self.sqs.send(name, *outgoing[0])
+            else:
+                self.sqs.send_many(name, outgoing)
+        for _payload, result in items:
+            if result is not None:
+                task_enqueued.send(type(self), task_result=result)
+
+    def _send_on_commit(self, connection, items):
+        buffer = _CommitBuffer.current(connection, self)
+        transaction.on_commit(partial(buffer.keep, items))
+        buffer.registered += 1
+        # Added outside any savepoint, so that it runs even if a later savepoint is rolled
+        # back; being added after keep(), it runs after every keep() that survived. Only
+        # the last one sends.
+        connection.run_on_commit.append(
+            (set(), partial(buffer.flush, buffer.registered), False))
+
+
+class _CommitBuffer:
+    """Tasks enqueued in one transaction, sent in batches once it commits."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.items = []
+        self.registered = 0
+
+    @classmethod
+    def current(cls, connection, backend):
+        for _sids, function, _robust in reversed(connection.run_on_commit):
+            owner = getattr(getattr(function, "func", None), "__self__", None)
+            if isinstance(owner, cls) and owner.backend is backend:
+                return owner
+        return cls(backend)
+
+    def keep(self, items):
+        self.items.extend(items)
+
+    def flush(self, number):
+        if number == self.registered and self.items:
+            items, self.items = self.items, []
+            self.backend.send(items)
+
+
+def delay_seconds(payload):
+    """SQS DelaySeconds for a payload: what remains of run_after, at most 15 minutes."""
+    if payload.run_after is None:
+        return 0
+    remaining = (payload.run_after - timezone.now()) / timedelta(seconds=1)
+    return max(0, min(options.MAX_DELAY_SECONDS, math.ceil(remaining)))

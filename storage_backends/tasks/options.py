@@ -1,0 +1,142 @@
+"""The SQS task backend's OPTIONS: read once, validated, with their defaults."""
+
+import re
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ImproperlyConfigured
+from django.tasks.base import TASK_MIN_PRIORITY
+
+from ..simpledb.client import DOMAIN_NAME
+
+#: SQS queue names: up to 80 characters of letters, digits, hyphens and underscores.
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+#: SQS's longest visibility timeout (12 hours) and longest long-poll wait.
+MAX_VISIBILITY_SECONDS = 12 * 3600
+MAX_WAIT_SECONDS = 20
+#: SQS's longest per-message delay; longer deferrals are re-sent (see README).
+MAX_DELAY_SECONDS = 900
+
+DEFAULTS = {
+    "QUEUE_PREFIX": "stratus-",
+    # Priority bands: suffix of the SQS queue -> lowest priority it takes. "" is the plain
+    # queue. Workers poll the band with the highest floor first.
+    "PRIORITY_BANDS": {"high": 1, "": TASK_MIN_PRIORITY},
+    "VISIBILITY_TIMEOUT": 60,
+    "WAIT_SECONDS": 20,
+    "MAX_RECEIVE_COUNT": 10,
+    "MAX_ATTEMPTS": 3,
+    "RETRY_DELAY": 10,
+    "RETRY_DELAY_MAX": 900,
+    "RESULTS_DOMAIN": "stratus-task-results",
+    "RESULT_RETENTION": 7 * 24 * 3600,
+    "ENQUEUE_ON_COMMIT": True,
+    "PAYLOAD_BUCKET": None,
+    "PAYLOAD_PREFIX": "task-payloads/",
+    "SHUTDOWN_GRACE": 30,
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """Validated OPTIONS of one SQSBackend (README, "Background tasks on SQS")."""
+
+    queue_prefix: str
+    priority_bands: tuple  # ((suffix, lowest priority), ...), highest floor first
+    visibility_timeout: int
+    wait_seconds: int
+    max_receive_count: int
+    max_attempts: int
+    retry_delay: int
+    retry_delay_max: int
+    results_domain: str
+    result_retention: int
+    enqueue_on_commit: bool
+    payload_bucket: str | None
+    payload_prefix: str
+    shutdown_grace: float
+    queue_names: tuple = field(default=())
+
+    def sqs_name(self, queue_name, band=""):
+        """The SQS queue that holds `queue_name`'s tasks of one priority band."""
+        return f"{self.queue_prefix}{queue_name}{'-' + band if band else ''}"
+
+    def band_of(self, priority):
+        for band, lowest in self.priority_bands:
+            if priority >= lowest:
+                return band
+        raise ValueError(f"no priority band takes priority {priority}")
+
+    def sqs_names(self, queue_names=None):
+        """Every SQS queue of these Django queues, highest band first within each."""
+        return [self.sqs_name(queue, band) for queue in (queue_names or self.queue_names)
+                for band, _lowest in self.priority_bands]
+
+
+def _integer(options, name, lowest, highest=None):
+    value = options[name]
+    if isinstance(value, bool) or not isinstance(value, int) or value < lowest or (
+            highest is not None and value > highest):
+        limits = f"between {lowest} and {highest}" if highest is not None else f">= {lowest}"
+        raise ImproperlyConfigured(f"SQSBackend OPTIONS[{name!r}] must be an integer {limits}, "
+                                   f"not {value!r}")
+    return value
+
+
+def _bands(value):
+    if not isinstance(value, dict) or not value:
+        raise ImproperlyConfigured("SQSBackend OPTIONS['PRIORITY_BANDS'] must be a non-empty "
+                                   "dict of queue suffix -> lowest priority")
+    bands = sorted(value.items(), key=lambda item: item[1], reverse=True)
+    for suffix, lowest in bands:
+        if not isinstance(suffix, str) or (suffix and not QUEUE_NAME.fullmatch(suffix)):
+            raise ImproperlyConfigured(f"priority band suffix {suffix!r} is not usable in an "
+                                       "SQS queue name")
+        if isinstance(lowest, bool) or not isinstance(lowest, int):
+            raise ImproperlyConfigured(f"priority band {suffix!r}: {lowest!r} is not an integer")
+    if bands[-1][1] > TASK_MIN_PRIORITY:
+        raise ImproperlyConfigured(
+            f"PRIORITY_BANDS must give every priority a queue: the lowest band starts at "
+            f"{bands[-1][1]}, not {TASK_MIN_PRIORITY}"
+        )
+    return tuple(bands)
+
+
+def parse(options, queue_names):
+    """Options from a TASKS entry's OPTIONS and QUEUES; ImproperlyConfigured if invalid."""
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise ImproperlyConfigured(f"unknown SQSBackend OPTIONS: {', '.join(sorted(unknown))} "
+                                   f"(known: {', '.join(sorted(DEFAULTS))})")
+    merged = {**DEFAULTS, **options}
+    parsed = Options(
+        queue_prefix=str(merged["QUEUE_PREFIX"]),
+        priority_bands=_bands(merged["PRIORITY_BANDS"]),
+        visibility_timeout=_integer(merged, "VISIBILITY_TIMEOUT", 1, MAX_VISIBILITY_SECONDS),
+        wait_seconds=_integer(merged, "WAIT_SECONDS", 0, MAX_WAIT_SECONDS),
+        max_receive_count=_integer(merged, "MAX_RECEIVE_COUNT", 1, 1000),
+        max_attempts=_integer(merged, "MAX_ATTEMPTS", 1),
+        retry_delay=_integer(merged, "RETRY_DELAY", 0, MAX_VISIBILITY_SECONDS),
+        retry_delay_max=_integer(merged, "RETRY_DELAY_MAX", 0, MAX_VISIBILITY_SECONDS),
+        results_domain=str(merged["RESULTS_DOMAIN"]),
+        result_retention=_integer(merged, "RESULT_RETENTION", 60),
+        enqueue_on_commit=bool(merged["ENQUEUE_ON_COMMIT"]),
+        payload_bucket=merged["PAYLOAD_BUCKET"] or None,
+        payload_prefix=str(merged["PAYLOAD_PREFIX"]),
+        shutdown_grace=_integer(merged, "SHUTDOWN_GRACE", 0),
+        queue_names=tuple(queue_names),
+    )
+    if not DOMAIN_NAME.fullmatch(parsed.results_domain):
+        raise ImproperlyConfigured(f"RESULTS_DOMAIN {parsed.results_domain!r} is not a valid "
+                                   "SimpleDB domain name")
+    for name in parsed.sqs_names():
+        if not QUEUE_NAME.fullmatch(name + "-dlq"):
+            raise ImproperlyConfigured(
+                f"SQS queue name {name!r} (and its dead-letter queue {name}-dlq) must be at "
+                f"most 80 letters, digits, hyphens or underscores"
+            )
+    if parsed.max_attempts >= parsed.max_receive_count:
+        raise ImproperlyConfigured(
+            f"MAX_ATTEMPTS ({parsed.max_attempts}) must be below MAX_RECEIVE_COUNT "
+            f"({parsed.max_receive_count}), or SQS dead-letters a task before its last retry"
+        )
+    return parsed
