@@ -19,8 +19,11 @@ def fresh_names(settings):
                     "OPTIONS": {**settings.STORAGES["default"]["OPTIONS"],
                                 "bucket_name": f"media-{tag}"}},
     }
-    settings.STRATUS_SQS_QUEUE_PREFIX = f"t{tag}-"
-    settings.STRATUS_SQS_QUEUES = ["default", "thumbnails"]
+    settings.TASKS = {"default": {**settings.TASKS["default"], "QUEUES": ["default", "thumbnails"],
+                                  "OPTIONS": {**settings.TASKS["default"]["OPTIONS"],
+                                              "QUEUE_PREFIX": f"t{tag}-",
+                                              "RESULTS_DOMAIN": f"t{tag}-task-results",
+                                              "PAYLOAD_BUCKET": f"media-{tag}"}}}
     settings.SIMPLEDB_SESSIONS_DOMAIN = f"t{tag}-sessions"
     settings.SIMPLEDB_CACHE_DOMAIN = f"t{tag}-cache"
     return tag
@@ -38,7 +41,9 @@ def test_provision_creates_every_resource(fresh_names, settings):
     output = provision()
     assert f"bucket media-{fresh_names}: created" in output
     assert f"created t{fresh_names}-default-dlq, t{fresh_names}-default" in output
+    assert f"created t{fresh_names}-default-high-dlq, t{fresh_names}-default-high" in output
     assert f"SimpleDB domain t{fresh_names}-sessions: created" in output
+    assert f"SimpleDB domain t{fresh_names}-task-results: created" in output
     assert "All AWS resources are in place." in provision("--check")
 
 
@@ -46,7 +51,8 @@ def test_provision_twice_changes_nothing_and_says_so(fresh_names):
     provision()
     output = provision()
     assert "created" not in output
-    assert output.count("exists") == 1 + 2 + 2  # the bucket, two queues, two domains
+    # the bucket, two queues in two priority bands, three domains
+    assert output.count("exists") == 1 + 4 + 3
     assert "All AWS resources are in place." in provision("--check")
 
 
@@ -71,6 +77,31 @@ def test_each_queue_dead_letters_to_its_own_queue(fresh_names, settings):
         QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     assert policy["deadLetterTargetArn"] == dlq_arn
     assert int(policy["maxReceiveCount"]) == settings.STRATUS_SQS_MAX_RECEIVE_COUNT
+
+
+def test_queues_get_the_backends_visibility_and_wait_and_dead_letters_keep_14_days(
+        fresh_names, settings):
+    provision()
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=f"t{fresh_names}-default")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    options = settings.TASKS["default"]["OPTIONS"]
+    assert attributes["VisibilityTimeout"] == str(options["VISIBILITY_TIMEOUT"])
+    assert attributes["ReceiveMessageWaitTimeSeconds"] == str(options["WAIT_SECONDS"])
+    dlq = sqs.get_queue_url(QueueName=f"t{fresh_names}-default-dlq")["QueueUrl"]
+    retention = sqs.get_queue_attributes(
+        QueueUrl=dlq, AttributeNames=["MessageRetentionPeriod"])["Attributes"]
+    assert retention["MessageRetentionPeriod"] == str(14 * 24 * 3600)
+
+
+def test_check_reports_a_changed_visibility_timeout(fresh_names):
+    provision()
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=f"t{fresh_names}-thumbnails")["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "7"})
+    with pytest.raises(CommandError,
+                       match=f"queue t{fresh_names}-thumbnails has VisibilityTimeout '7'"):
+        provision("--check")
 
 
 def test_check_on_nothing_lists_every_missing_resource(fresh_names):
@@ -118,9 +149,11 @@ def test_the_cache_spill_prefix_expires_by_lifecycle_rule(fresh_names, settings)
         **settings.CACHES["default"]["OPTIONS"],
         "SPILL_BUCKET": f"media-{fresh_names}", "SPILL_PREFIX": "spill/"}}}
     provision()
-    [rule] = aws.client("s3").get_bucket_lifecycle_configuration(
+    rules = aws.client("s3").get_bucket_lifecycle_configuration(
         Bucket=f"media-{fresh_names}")["Rules"]
-    assert rule["Filter"]["Prefix"] == "spill/" and rule["Expiration"]["Days"] == 30
+    days = {rule["Filter"]["Prefix"]: rule["Expiration"]["Days"] for rule in rules}
+    # The cache's spilled values, and the task backend's large payloads and results.
+    assert days == {"spill/": 30, "task-payloads/": 30}
     aws.client("s3").delete_bucket_lifecycle(Bucket=f"media-{fresh_names}")
     with pytest.raises(CommandError, match="no lifecycle rule expiring spill/"):
         provision("--check")
