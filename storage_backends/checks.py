@@ -60,3 +60,65 @@ def check_simpledb_sessions(app_configs, **kwargs):
         return [checks.Error(str(error), id="storage_backends.E003",
                              hint="Set SIMPLEDB_SESSIONS_DOMAIN to the sessions domain.")]
     return []
+
+
+def _sqs_task_aliases():
+    return [alias for alias, config in settings.TASKS.items()
+            if config.get("BACKEND", "").endswith("tasks.SQSBackend")]
+
+
+@checks.register(checks.Tags.compatibility)
+def check_sqs_task_backends(app_configs, **kwargs):
+    """Each SQSBackend's QUEUES and OPTIONS, validated as the backend does (no calls)."""
+    from django.tasks import task_backends
+    from django.core.exceptions import ImproperlyConfigured
+
+    errors = []
+    for alias in _sqs_task_aliases():
+        try:
+            task_backends.create_connection(alias)
+        except ImproperlyConfigured as error:
+            errors.append(checks.Error(
+                f"TASKS[{alias!r}] is not a valid SQSBackend: {error}",
+                hint="See README, 'Background tasks on SQS', for the options.",
+                id="storage_backends.E004",
+            ))
+    return errors
+
+
+@checks.register(checks.Tags.compatibility, deploy=True)
+def check_task_queues_exist(app_configs, **kwargs):
+    """At deploy time (`check --deploy`): every SQS queue the task backends send to exists.
+
+    A task sent to a queue no one created is an error on every enqueue; this asks SQS
+    (GetQueueUrl, one call per queue) so that the deploy finds out first.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+    from django.core.exceptions import ImproperlyConfigured
+
+    from . import aws, resources
+    from .tasks.queues import missing_queue
+
+    try:
+        queues = resources.queues()
+    except ImproperlyConfigured:
+        return []  # storage_backends.E004 says why
+    sqs = aws.client("sqs", retries={"total_max_attempts": 1}, connect_timeout=2,
+                     read_timeout=5)
+    errors = []
+    for queue in queues:
+        for name in (queue.name, queue.dead_letter_name):
+            try:
+                sqs.get_queue_url(QueueName=name)
+            except ClientError as error:
+                if not missing_queue(error):
+                    raise
+                errors.append(checks.Error(
+                    f"SQS queue {name} does not exist.",
+                    hint="Run `manage.py provision_aws` (or your infrastructure's template).",
+                    id="storage_backends.E005",
+                ))
+            except BotoCoreError as error:
+                return [checks.Warning(f"SQS could not be asked about the task queues: {error}",
+                                       id="storage_backends.W005")]
+    return errors

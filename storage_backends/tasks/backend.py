@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.backends.base import BaseTaskBackend
@@ -75,12 +76,17 @@ class SQSBackend(BaseTaskBackend):
 
     @property
     def sqs(self):
-        return self._per_process("queues", lambda: Queues(aws.client("sqs")))
+        # A long poll holds the connection for up to WAIT_SECONDS: the read timeout must
+        # outlast it. A worker's receivers, flushers and heartbeat each hold a connection.
+        return self._per_process("queues", lambda: Queues(aws.client(
+            "sqs", read_timeout=self.config.wait_seconds + settings.AWS_READ_TIMEOUT,
+            max_pool_connections=max(settings.AWS_MAX_POOL_CONNECTIONS, 16))))
 
     @property
     def results(self):
         return self._per_process("results", lambda: ResultStore(
-            aws.client("sdb"), self.config.results_domain, self.config.result_retention,
+            aws.client("sdb", max_pool_connections=max(settings.AWS_MAX_POOL_CONNECTIONS, 16)),
+            self.config.results_domain, self.config.result_retention,
             s3=aws.client("s3") if self.config.payload_bucket else None,
             bucket=self.config.payload_bucket, prefix=self.config.payload_prefix + "results/",
         ))
