@@ -29,7 +29,6 @@ changes only how messages are found:
    removed as deleted, so the head holds the in-flight ones).
 3. Every receipt handle moto issues is indexed (handle -> message); delete and change
    visibility look the message up, then check it is still in that queue's list.
-
 4. moto's `camelcase_to_underscores`, which builds that attribute map's 14 names on every
    read (~0.5 ms a map, whatever the depth), is memoised: a pure function. So is the list
    of moto's service packages, which the server reads from disk twice per request
