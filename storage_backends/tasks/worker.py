@@ -229,8 +229,7 @@ class Worker:
             if len(received) < slots:
                 self._release(slots - len(received))
             if self._stopping.is_set():
-                self._set_visibility(received, 0)
-                self._release(len(received))
+                self._set_visibility(received, 0)  # settles them: their slots come back
                 return
             if received:
                 self._process(received)
