@@ -128,11 +128,13 @@ class Worker:
         self._inflight_lock = threading.Lock()
         self._outcomes = queue.Queue()
         self._started = 0              # tasks handed to the pool
+        self._running = 0              # tasks running in the pool now
         self.processed = 0             # tasks whose outcome was written
         self._stopping = threading.Event()
         self._stop_now = threading.Event()
         self._drained = threading.Event()
         self._stop_requests = 0
+        self._abandoned = False        # run() returned while task threads still ran
 
     # -- control --------------------------------------------------------------------------
     def stop(self):
@@ -176,6 +178,8 @@ class Worker:
         self._stopping.set()
         with self._capacity:
             self._capacity.notify_all()
+        with self._inflight_lock:
+            self._abandoned = any(d.running and not d.settled for d in self._inflight.values())
         handed_back = self._hand_back_all()
         self._stop_now.set()  # flushers and heartbeat end
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -185,8 +189,9 @@ class Worker:
 
     @property
     def stopped_at_once(self):
-        """True if a second stop() ended the run before running tasks finished."""
-        return self._stop_requests > 1
+        """True if run() ended before running tasks finished (a second stop(), or the
+        grace period ran out): their threads may still be running."""
+        return self._stop_requests > 1 or self._abandoned
 
     def _busy(self):
         with self._inflight_lock:
@@ -379,6 +384,8 @@ class Worker:
     def _run(self, delivery):
         result, task, payload = delivery.result, delivery.task, delivery.payload
         close_old_connections()  # as at the start of a request
+        with self._inflight_lock:
+            self._running += 1
         started = time.monotonic()
         task_started.send(sender=type(self.backend), task_result=result)
         try:
@@ -405,6 +412,8 @@ class Worker:
             task_finished.send(sender=type(self.backend), task_result=result)
         finally:
             close_old_connections()  # as at the end of a request
+            with self._inflight_lock:
+                self._running -= 1
         logger.info("worker=%s task=%s id=%s status=%s attempt=%d ms=%d", self.worker_id,
                     payload.task_path, payload.id, outcome.record["status"], delivery.attempt,
                     (time.monotonic() - started) * 1000)

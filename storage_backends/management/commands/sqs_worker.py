@@ -84,8 +84,8 @@ class Command(BaseCommand):
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
-        if worker.stopped_at_once:
-            # Task threads may still be running; what they held is already handed back.
+        if worker.abandoned_tasks:
+            # Their messages are already handed back; exiting normally would wait for them.
             logging.shutdown()
             sys.stdout.flush()
             os._exit(0)
