@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv bench bench-sessions clean
+.PHONY: run test venv bench bench-sessions bench-tasks clean
 
 venv: $(STAMP)
 
@@ -32,9 +32,13 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/simpledb_emulator.py
 	$(PY) bench/sessions_cache.py
+	$(PY) bench/tasks.py
 
 bench-sessions: $(STAMP)
 	$(PY) bench/sessions_cache.py
+
+bench-tasks: $(STAMP)
+	$(PY) bench/tasks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
