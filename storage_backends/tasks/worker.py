@@ -134,7 +134,6 @@ class Worker:
         self._stop_now = threading.Event()
         self._drained = threading.Event()
         self._stop_requests = 0
-        self._abandoned = False        # run() returned while task threads still ran
 
     # -- control --------------------------------------------------------------------------
     def stop(self):
@@ -178,8 +177,6 @@ class Worker:
         self._stopping.set()
         with self._capacity:
             self._capacity.notify_all()
-        with self._inflight_lock:
-            self._abandoned = any(d.running and not d.settled for d in self._inflight.values())
         handed_back = self._hand_back_all()
         self._stop_now.set()  # flushers and heartbeat end
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -189,9 +186,14 @@ class Worker:
 
     @property
     def stopped_at_once(self):
-        """True if run() ended before running tasks finished (a second stop(), or the
-        grace period ran out): their threads may still be running."""
-        return self._stop_requests > 1 or self._abandoned
+        """True if a second stop() ended the run before running tasks finished."""
+        return self._stop_requests > 1
+
+    @property
+    def abandoned_tasks(self):
+        """Tasks still running in threads (after run(): their messages were handed back)."""
+        with self._inflight_lock:
+            return self._running
 
     def _busy(self):
         with self._inflight_lock:
