@@ -1,26 +1,31 @@
 """Files in the admin: find, inspect, download and delete; uploads happen on the site."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
 from .models import File
+from .tasks import enqueue_file_facts
 
 
 @admin.register(File)
 class FileAdmin(admin.ModelAdmin):
-    """Everything but the title is read-only: name, type and size were decided at upload."""
+    """Everything but the title is read-only: name, type and size were decided at upload,
+    checksum and detected type by the record_file_facts task."""
 
     list_display = ["__str__", "original_name", "owner", "human_size", "content_type",
-                    "uploaded_at", "download_link"]
+                    "detected_type", "short_sha256", "uploaded_at", "download_link"]
     # Only users who have files, not every account on the site.
-    list_filter = [("owner", admin.RelatedOnlyFieldListFilter), "content_type"]
-    search_fields = ["original_name", "title"]
+    list_filter = [("owner", admin.RelatedOnlyFieldListFilter), "content_type",
+                   "detected_type"]
+    search_fields = ["original_name", "title", "=sha256"]
     list_select_related = ["owner"]
     fields = ["owner", "title", "original_name", "stored_as", "human_size", "content_type",
-              "uploaded_at", "download_link"]
+              "detected_type", "sha256", "facts_recorded_at", "uploaded_at", "download_link"]
     readonly_fields = ["owner", "original_name", "stored_as", "human_size", "content_type",
-                       "uploaded_at", "download_link"]
+                       "detected_type", "sha256", "facts_recorded_at", "uploaded_at",
+                       "download_link"]
+    actions = ["record_missing_facts"]
 
     def has_add_permission(self, request):
         # An upload must go through the site's form, which sanitizes the name and checks
@@ -30,6 +35,25 @@ class FileAdmin(admin.ModelAdmin):
     @admin.display(description="size", ordering="size")
     def human_size(self, file):
         return filesizeformat(file.size)
+
+    @admin.display(description="SHA-256", ordering="sha256")
+    def short_sha256(self, file):
+        # The first 12 hex digits tell files apart on a page; the change page shows all 64.
+        return file.sha256[:12] + "…" if file.sha256 else "pending"
+
+    @admin.action(description="Record missing facts (checksum, detected type)")
+    def record_missing_facts(self, request, queryset):
+        """Send the task again for the selected files whose facts are pending, e.g. after
+        the queue was unreachable at upload."""
+        pending = list(queryset.filter(facts_recorded_at__isnull=True).values_list(
+            "pk", flat=True))
+        sent = sum(enqueue_file_facts(pk) is not None for pk in pending)
+        if sent < len(pending):
+            self.message_user(request, f"Could not send {len(pending) - sent} of "
+                              f"{len(pending)} task(s); see the logs.", messages.ERROR)
+        else:
+            self.message_user(request, f"Sent {sent} task(s), one per selected file whose "
+                              f"facts were missing.", messages.SUCCESS)
 
     @admin.display(description="S3 key")
     def stored_as(self, file):

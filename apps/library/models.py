@@ -7,6 +7,22 @@ from django.urls import reverse
 from . import files
 
 
+#: Types whose files are text, beside text/*: the bytes of any of these may be plain text.
+TEXTUAL_TYPES = {"application/json", "application/xml", "application/javascript",
+                 "application/x-sh", "application/sql", "application/x-yaml",
+                 "application/yaml", "application/toml"}
+#: Formats whose files are ZIP archives (prefixes), so that a ZIP signature fits them.
+ZIP_BASED_TYPES = ("application/zip", "application/x-zip-compressed", "application/epub+zip",
+                   "application/java-archive", "application/vnd.android.package-archive",
+                   "application/vnd.openxmlformats-officedocument.",
+                   "application/vnd.oasis.opendocument.", "application/vnd.ms-")
+
+
+def _is_textual(content_type):
+    return (content_type.startswith("text/") or content_type in TEXTUAL_TYPES
+            or content_type.endswith(("+xml", "+json")))
+
+
 class File(models.Model):
     """One uploaded file: who owns it, what it is called and is, and its S3 object."""
 
@@ -20,6 +36,14 @@ class File(models.Model):
     size = models.PositiveBigIntegerField(help_text="In bytes.")
     content_type = models.CharField(max_length=255)
     uploaded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Facts a background task (tasks.record_file_facts) reads from the stored bytes; blank
+    # until it has run.
+    sha256 = models.CharField("SHA-256", max_length=64, blank=True,
+                              help_text="The stored bytes' checksum, in hex.")
+    detected_type = models.CharField(
+        max_length=255, blank=True,
+        help_text="The type the bytes' signature shows, whatever the name says.")
+    facts_recorded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # pk breaks ties between rows created in the same instant, so pages never overlap.
@@ -39,6 +63,28 @@ class File(models.Model):
     def inline(self):
         """Whether a browser may show the file rather than save it (a checked image type)."""
         return files.is_inline(self.content_type)
+
+    @property
+    def facts_pending(self):
+        """Whether the checksum and detected type are still to come from the task."""
+        return self.facts_recorded_at is None
+
+    @property
+    def type_disagrees(self):
+        """Whether the bytes show a type other than the one stored from the name.
+
+        Only a clear contradiction counts: no type on either side (octet-stream) says
+        nothing, text fits any textual type, and a ZIP any format built on ZIP.
+        """
+        detected, declared = self.detected_type, self.content_type
+        if self.facts_pending or detected == declared or files.OCTET_STREAM in (detected,
+                                                                                declared):
+            return False
+        if detected == "text/plain":
+            return not _is_textual(declared)
+        if detected == "application/zip":
+            return not declared.startswith(ZIP_BASED_TYPES)
+        return True
 
     def download_url(self):
         """A presigned S3 GET URL, valid for STRATUS_DOWNLOAD_URL_EXPIRY seconds.

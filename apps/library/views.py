@@ -1,5 +1,7 @@
 """The library pages: a user's own files only; anyone else's file is a 404."""
 
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -10,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from .forms import UploadForm
 from .models import File
+from .tasks import enqueue_file_facts
 
 #: Files on one page of the library.
 PAGE_SIZE = 25
@@ -32,11 +35,17 @@ def file_list(request):
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def upload(request):
-    """Upload one file, then go to its page."""
+    """Upload one file, then go to its page; a background task records its facts.
+
+    The task is sent once the row is committed (at once outside a transaction), so the
+    worker finds the row. Sending it cannot fail the upload: enqueue_file_facts logs an
+    SQS or SimpleDB outage and the file's page says its facts are pending.
+    """
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES, instance=File(owner=request.user))
         if form.is_valid():
             file = form.save()
+            transaction.on_commit(partial(enqueue_file_facts, file.pk))
             messages.success(request, f"Uploaded {file}.")
             return redirect(file)
     else:
