@@ -62,6 +62,9 @@ DEFER_TOLERANCE = 1.0
 OUTAGE_BACKOFF = 5
 #: Outcomes written together: BatchPutAttributes takes 25 items, but deletes go 10 a call.
 FLUSH_SIZE = 10
+#: Seconds a flusher waits for more outcomes to join the first: tasks of one received batch
+#: finish moments apart, and writing them one by one multiplies the calls.
+FLUSH_GATHER = 0.05
 SERVICE_ERRORS = (SimpleDBError, ClientError, BotoCoreError, QueueError)
 
 
@@ -463,9 +466,15 @@ class Worker:
             except queue.Empty:
                 continue
             outcomes = [first]
+            gather_until = time.monotonic() + FLUSH_GATHER
             while len(outcomes) < FLUSH_SIZE:
+                # Wait only while other received messages are unsettled: no outcome comes
+                # otherwise.
+                with self._inflight_lock:
+                    unsettled = len(self._inflight) - len(outcomes)
+                wait = gather_until - time.monotonic() if unsettled > 0 else 0
                 try:
-                    outcomes.append(self._outcomes.get_nowait())
+                    outcomes.append(self._outcomes.get(timeout=max(0.0, wait)))
                 except queue.Empty:
                     break
             self._flush(outcomes)
@@ -552,6 +561,13 @@ class Worker:
     def _hand_back_all(self):
         with self._inflight_lock:
             pending = [d for d in self._inflight.values() if not d.settled]
+        # Release the leases first: a worker that receives a message whose lease still
+        # runs hands it back until the lease ends, up to the visibility timeout.
+        leases = {d.payload.id: {"lease": ""} for d in pending if d.running}
+        try:
+            self.backend.results.put_many(leases)
+        except SERVICE_ERRORS as error:
+            logger.warning("worker=%s lease release failed error=%r", self.worker_id, error)
         if pending:
             self._set_visibility(pending, 0)
         return len(pending)
