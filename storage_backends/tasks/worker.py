@@ -56,8 +56,10 @@ logger = logging.getLogger("storage_backends.tasks.worker")
 
 #: Messages one ReceiveMessage returns at most.
 MAX_RECEIVE = 10
-#: Seconds before a run_after at which a message is run rather than deferred again.
-DEFER_TOLERANCE = 1.0
+#: Seconds before a run_after at which a message is run rather than deferred again: none,
+#: since run_after is the earliest a task may run (the delay that remains is rounded up, so
+#: a message sent again comes back no earlier than run_after).
+DEFER_TOLERANCE = 0
 #: Seconds a batch is handed back for when SimpleDB or S3 cannot be reached.
 OUTAGE_BACKOFF = 5
 #: Outcomes written together: BatchPutAttributes takes 25 items, but deletes go 10 a call.
