@@ -1,0 +1,333 @@
+"""`manage.py sqs_worker` as a real process on the local stack: signals, crashes, heartbeat,
+results and logs seen from other processes.
+
+Each test gets its own queues (a fresh QUEUE_PREFIX). The worker reads its TASKS from the
+environment through project.settings; the `stack` fixture sets that environment and makes
+this process's settings.TASKS the same, so that both ends agree on queues and timings.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+from django.core.cache import caches
+from django.tasks import TaskResultStatus
+
+from storage_backends import aws, resources
+from storage_backends.provisioning import Provisioner
+from tests.tasks import jobs, process_jobs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+#: Seconds a Django process gets to start and log its first line.
+START_TIMEOUT = 60
+#: Seconds a test waits for a process to do its work and exit.
+RUN_TIMEOUT = 60
+
+pytestmark = pytest.mark.slow
+
+
+class ManageProcess:
+    """`python manage.py <args>` in its own process; its output lines kept as they come."""
+
+    def __init__(self, args, env):
+        self.popen = subprocess.Popen(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        self.pid = self.popen.pid
+        self.stdout, self.stderr = [], []
+        self._arrived = threading.Condition()
+        self._open = 2
+        self._readers = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+                         for stream, lines in ((self.popen.stdout, self.stdout),
+                                               (self.popen.stderr, self.stderr))]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream, lines):
+        for line in stream:
+            with self._arrived:
+                lines.append(line.rstrip("\n"))
+                self._arrived.notify_all()
+        with self._arrived:
+            self._open -= 1
+            self._arrived.notify_all()
+
+    def output(self):
+        with self._arrived:
+            return "\n".join(["--- stdout", *self.stdout, "--- stderr", *self.stderr])
+
+    def wait_for(self, pattern, timeout=START_TIMEOUT):
+        """The first stdout line matching the regular expression `pattern`, once it comes."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                for line in self.stdout:
+                    if re.search(pattern, line):
+                        return line
+                remaining = deadline - time.monotonic()
+                if not self._open or remaining <= 0:
+                    break
+                self._arrived.wait(remaining)
+        why = "exited" if not self._open else f"did not log it within {timeout} s"
+        raise AssertionError(f"no line matching {pattern!r}: the process {why}\n{self.output()}")
+
+    def signal(self, number):
+        self.popen.send_signal(number)
+
+    def wait(self, timeout=RUN_TIMEOUT):
+        """The exit code, once the process has exited and its output is read."""
+        try:
+            code = self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running after {timeout} s\n{self.output()}") from None
+        for reader in self._readers:
+            reader.join(timeout)
+        return code
+
+    def kill(self):
+        if self.popen.poll() is None:
+            self.popen.kill()
+        self.popen.wait(30)
+
+
+class Stack:
+    """The task backend on one fresh set of queues, seen alike by this process and workers."""
+
+    def __init__(self, env, backend):
+        self.env = env
+        self.backend = backend
+        self.queue_url = backend.sqs.url(backend.config.sqs_name("default"))
+        self.processes = []
+
+    def manage(self, *args):
+        process = ManageProcess(args, self.env)
+        self.processes.append(process)
+        return process
+
+    def worker(self, *args):
+        return self.manage("sqs_worker", *args)
+
+    def visible_ids(self):
+        """Result ids of the messages a receive with boto3 gets now, without waiting."""
+        response = aws.client("sqs").receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        return sorted(json.loads(m["Body"])["id"] for m in response.get("Messages", []))
+
+    def counts(self):
+        return self.backend.sqs.counts(self.backend.config.sqs_name("default"))
+
+    def stop(self):
+        for process in self.processes:
+            process.kill()
+
+
+@pytest.fixture
+def stack(settings, aws_env, tmp_path):
+    """Make a Stack with the given timings (seconds); its processes are killed at the end."""
+    from django.tasks import task_backends
+
+    made = []
+    project_tasks = settings.TASKS["default"]
+
+    def make(visibility=5, grace=5, retry_delay=1):
+        prefix = f"w{uuid.uuid4().hex[:10]}-"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            "STRATUS_SQS_QUEUE_PREFIX": prefix,
+            "STRATUS_TASK_VISIBILITY_TIMEOUT": str(visibility),
+            "STRATUS_TASK_WAIT_SECONDS": "1",
+            "STRATUS_TASK_RETRY_DELAY": str(retry_delay),
+            "STRATUS_TASK_SHUTDOWN_GRACE": str(grace),
+        }
+        settings.TASKS = {"default": {**project_tasks, "OPTIONS": {
+            **project_tasks["OPTIONS"], "QUEUE_PREFIX": prefix,
+            "VISIBILITY_TIMEOUT": visibility, "WAIT_SECONDS": 1,
+            "RETRY_DELAY": retry_delay, "SHUTDOWN_GRACE": grace,
+        }}}
+        provisioner = Provisioner()
+        for queue in resources.queues():
+            provisioner.ensure_queue(queue)
+        for domain in resources.domains():
+            provisioner.ensure_domain(domain)
+        made.append(Stack(env, task_backends["default"]))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.stop()
+
+
+def wait_for_status(result, status, timeout=RUN_TIMEOUT):
+    """Refresh `result` until it has `status`; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result.refresh()
+        if result.status == status:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"result {result.id} is {result.status}, not {status}, "
+                                 f"after {timeout} s")
+        time.sleep(0.1)  # polling another process's writes, with the deadline above
+
+
+def test_sigterm_lets_the_running_task_finish_and_leaves_the_rest_queued(stack):
+    tasks = stack(visibility=5, grace=10)
+    running = process_jobs.nap.enqueue(2)
+    worker = tasks.worker("--concurrency", "2")
+    worker.wait_for(rf"job=nap id={running.id} .* started")
+    worker.signal(signal.SIGTERM)
+    worker.wait_for(r"stopping grace=10s", timeout=2)
+    # The worker polls on with a free slot until the signal: what comes now is not run.
+    waiting = sorted(jobs.add.enqueue(n, n).id for n in range(3))
+
+    assert worker.wait() == 0, worker.output()
+    running.refresh()
+    assert (running.status, running.return_value) == (TaskResultStatus.SUCCESSFUL, 2)
+    assert tasks.visible_ids() == waiting
+    assert [jobs.add.get_result(id).status for id in waiting] == [TaskResultStatus.READY] * 3
+
+
+def test_sigterm_hands_back_a_task_that_outlasts_the_grace_period(stack):
+    tasks = stack(visibility=60, grace=1)
+    running = process_jobs.nap.enqueue(10)
+    worker = tasks.worker()
+    worker.wait_for(rf"job=nap id={running.id} .* started")
+    signalled = time.monotonic()
+    worker.signal(signal.SIGTERM)
+
+    assert worker.wait(timeout=10) == 0, worker.output()
+    assert time.monotonic() - signalled < 1 + 3, worker.output()
+    # Visible at once, not after the 60 s visibility timeout.
+    assert tasks.visible_ids() == [running.id]
+
+
+def test_a_task_handed_back_at_shutdown_runs_at_once_on_another_worker(stack):
+    tasks = stack(visibility=60, grace=1)
+    handed_back = process_jobs.nap.enqueue(3)
+    first = tasks.worker("--worker-id", "first")
+    first.wait_for(rf"job=nap id={handed_back.id} .* started")
+    first.signal(signal.SIGTERM)
+    assert first.wait() == 0, first.output()
+
+    # Well before the 60 s visibility timeout, or the lease the first worker held.
+    second = tasks.worker("--worker-id", "second", "--max-tasks", "1")
+    assert second.wait(timeout=30) == 0, second.output()
+    handed_back.refresh()
+    assert handed_back.status == TaskResultStatus.SUCCESSFUL
+    assert handed_back.worker_ids == ["first", "second"]
+
+
+def test_a_second_sigint_exits_at_once_and_hands_the_task_back(stack):
+    tasks = stack(visibility=60, grace=60)
+    running = process_jobs.nap.enqueue(30)
+    worker = tasks.worker()
+    worker.wait_for(rf"job=nap id={running.id} .* started")
+    worker.signal(signal.SIGINT)
+    worker.wait_for(r"stopping grace=60s", timeout=2)
+    signalled = time.monotonic()
+    worker.signal(signal.SIGINT)
+
+    assert worker.wait(timeout=10) == 0, worker.output()
+    assert time.monotonic() - signalled < 3, worker.output()
+    assert tasks.visible_ids() == [running.id]
+
+
+def test_a_task_of_a_killed_worker_runs_again_on_another_and_completes_once(stack):
+    tasks = stack(visibility=3)
+    key = f"killed-{uuid.uuid4().hex}"
+    result = jobs.sleep_then_count.enqueue(key, 2)
+    first = tasks.worker("--worker-id", "first")
+    wait_for_status(result, TaskResultStatus.RUNNING, timeout=START_TIMEOUT)
+    first.kill()
+    assert caches["default"].get(key) is None  # killed before the task's effect
+
+    second = tasks.worker("--worker-id", "second", "--max-tasks", "1")
+    assert second.wait() == 0, second.output()
+    result.refresh()
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.worker_ids == ["first", "second"]
+    assert result.return_value == 1
+    assert caches["default"].get(key) == 1
+
+
+def test_a_task_longer_than_the_visibility_timeout_runs_once_among_two_workers(
+        stack, tmp_path):
+    tasks = stack(visibility=2)
+    workers = [tasks.worker("--worker-id", name) for name in ("left", "right")]
+    for worker in workers:
+        worker.wait_for(r"worker=\S+ starting")
+    runs = tmp_path / "runs.txt"
+    result = process_jobs.nap.enqueue(5, note=str(runs))
+
+    wait_for_status(result, TaskResultStatus.SUCCESSFUL)
+    for worker in workers:
+        worker.signal(signal.SIGTERM)
+    assert [worker.wait() for worker in workers] == [0, 0]
+    assert len(runs.read_text().splitlines()) == 1
+    assert len(result.worker_ids) == 1
+    assert tasks.counts() == {"ApproximateNumberOfMessages": 0,
+                              "ApproximateNumberOfMessagesNotVisible": 0,
+                              "ApproximateNumberOfMessagesDelayed": 0}
+
+
+def test_a_result_written_by_a_worker_process_is_read_here(stack):
+    tasks = stack()
+    result = jobs.add.enqueue(2, 3)
+    worker = tasks.worker("--max-tasks", "1")
+    assert worker.wait() == 0, worker.output()
+
+    fetched = jobs.add.get_result(result.id)
+    assert (fetched.status, fetched.return_value) == (TaskResultStatus.SUCCESSFUL, 5)
+    result.refresh()
+    assert (result.status, result.return_value) == (TaskResultStatus.SUCCESSFUL, 5)
+
+
+def test_a_result_enqueued_here_is_ready_in_another_process(stack):
+    tasks = stack()
+    result = jobs.add.enqueue(4, 5)
+    shell = tasks.manage("shell", "--no-imports", "-c", (
+        "import json\n"
+        "from tests.tasks import jobs\n"
+        f"result = jobs.add.get_result({result.id!r})\n"
+        "print(json.dumps([result.status, result.args, result.worker_ids]))\n"
+    ))
+    assert shell.wait() == 0, shell.output()
+    assert json.loads(shell.stdout[-1]) == ["READY", [4, 5], []]
+
+
+def test_task_signals_fire_in_the_worker_process(stack):
+    tasks = stack()
+    result = process_jobs.nap.enqueue(0)
+    worker = tasks.worker("--max-tasks", "1")
+    assert worker.wait() == 0, worker.output()
+
+    signals = [line.split("signal=", 1)[1] for line in worker.stdout if "signal=" in line]
+    assert signals == [
+        f"task_started id={result.id} status=RUNNING pid={worker.pid}",
+        f"task_finished id={result.id} status=SUCCESSFUL pid={worker.pid}",
+    ]
+
+
+def test_the_worker_logs_each_task_as_key_value_pairs(stack):
+    tasks = stack()
+    result = jobs.add.enqueue(1, 2)
+    worker = tasks.worker("--worker-id", "logger-1", "--max-tasks", "1")
+    assert worker.wait() == 0, worker.output()
+
+    # On stdout, where the project's LOGGING sends every log line.
+    line = (rf"worker=logger-1 task=tests\.tasks\.jobs\.add id={result.id} "
+            r"status=SUCCESSFUL attempt=1 ms=\d+$")
+    assert any(re.search(line, logged) for logged in worker.stdout), worker.output()
