@@ -84,3 +84,34 @@ def big_return(size):
 @task
 def returns_unserialisable():
     return object()
+
+
+@task(takes_context=True)
+def attempt_until(context, name, succeed_on_attempt):
+    """Records the attempt number its context gives; fails before `succeed_on_attempt`."""
+    record(name, context.attempt)
+    if context.attempt < succeed_on_attempt:
+        raise ValueError(f"attempt {context.attempt} fails")
+    return context.attempt
+
+
+@task
+def record_time(name):
+    """Records when it ran, as epoch seconds of the wall clock (to compare with run_after)."""
+    record(name, time.time())
+
+
+@task
+def random_text(name, size):
+    """Returns `size` characters no compressor can shrink much, and records them."""
+    import base64
+    import os
+
+    text = base64.b64encode(os.urandom(size * 3 // 4)).decode()
+    record(name, text)
+    return text
+
+
+@task
+def noop():
+    pass
