@@ -20,8 +20,10 @@ forwarded, so it holds that connection as a network round trip would, and no oth
 HTTP/1.1 with keep-alive on both sides: each client connection gets its own thread and its
 own upstream connection, kept open for as long as both ends allow. Responses are relayed
 with the upstream's framing (Content-Length, chunked, or until close); a chunked request
-body is forwarded with a Content-Length. Overhead at 0 ms is ~0.1–0.2 ms per request on
-loopback, which bench/tasks.py measures and prints against going direct.
+body is forwarded with a Content-Length. On this 2-core machine one proxy relays ~2,300
+requests/s from 4 keep-alive clients to a trivial cheroot app (2,700/s direct), well above
+the ~1,000/s the task benchmark asks of it; bench/tasks.py measures and prints the added
+time per request at 0 ms against going direct (0.5 ms on a quiet machine).
 """
 
 import argparse
