@@ -221,13 +221,17 @@ def run_client(stack, args, env):
 
 
 def drain(stack, worker_command, env, direct_urls, tasks, exits_by_itself):
-    """Start the worker; seconds until `direct_urls` are empty (and, if it exits, until then)."""
+    """Start the worker; seconds until `direct_urls` are empty. One that exits by itself
+    (`exits_by_itself`) must then exit 0."""
     deadline = time.monotonic() + max(120, tasks / 5)
     started = time.perf_counter()
     worker = Process(worker_command, env=env)
     try:
-        while stack.queue_depth(direct_urls):
-            if worker.popen.poll() is not None:
+        while True:
+            exited = worker.popen.poll() is not None  # before looking: it may exit drained
+            if not stack.queue_depth(direct_urls):
+                break
+            if exited:
                 raise RuntimeError(f"worker exited with {worker.popen.returncode} before "
                                    f"draining:\n{worker.output()}")
             if time.monotonic() > deadline:
