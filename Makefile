@@ -27,7 +27,8 @@ PORT ?= 8000
 # SimpleDB data under var/ are reset to match.
 run: $(STAMP)
 	rm -rf var/db.sqlite3 var/localaws
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile -p $(PORT)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PORT=$(PORT) STRATUS_SITE_URL=$${STRATUS_SITE_URL:-http://127.0.0.1:$(PORT)} \
+		$(VENV)/bin/honcho start -f Procfile -p $(PORT)
 
 bench: $(STAMP)
 	$(PY) bench/simpledb_emulator.py

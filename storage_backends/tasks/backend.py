@@ -15,7 +15,6 @@ a BatchPutAttributes, 10 messages to a SendMessageBatch; a rollback sends nothin
 """
 
 import math
-import os
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -66,27 +65,31 @@ class SQSBackend(BaseTaskBackend):
         self._clients = {}
         self._lock = threading.Lock()
 
-    # -- clients (one set per process: a forked worker must not share sockets) -------------
-    def _per_process(self, name, make):
-        key = (os.getpid(), name)
+    # -- clients (storage_backends.aws makes them: one set per process) ---------------------
+    def _built_on(self, name, client, make):
+        """`make(client)`, kept while storage_backends.aws hands out the same client (it
+        makes new ones after a fork or aws.reset())."""
         with self._lock:
-            if key not in self._clients:
-                self._clients[key] = make()
-            return self._clients[key]
+            kept = self._clients.get(name)
+            if kept is None or kept[0] is not client:
+                kept = self._clients[name] = (client, make(client))
+            return kept[1]
 
     @property
     def sqs(self):
         # A long poll holds the connection for up to WAIT_SECONDS: the read timeout must
         # outlast it. A worker's receivers, flushers and heartbeat each hold a connection.
-        return self._per_process("queues", lambda: Queues(aws.client(
-            "sqs", read_timeout=self.config.wait_seconds + settings.AWS_READ_TIMEOUT,
-            max_pool_connections=max(settings.AWS_MAX_POOL_CONNECTIONS, 16))))
+        client = aws.client("sqs",
+                            read_timeout=self.config.wait_seconds + settings.AWS_READ_TIMEOUT,
+                            max_pool_connections=max(settings.AWS_MAX_POOL_CONNECTIONS, 16))
+        return self._built_on("queues", client, Queues)
 
     @property
     def results(self):
-        return self._per_process("results", lambda: ResultStore(
-            aws.client("sdb", max_pool_connections=max(settings.AWS_MAX_POOL_CONNECTIONS, 16)),
-            self.config.results_domain, self.config.result_retention,
+        client = aws.client("sdb",
+                            max_pool_connections=max(settings.AWS_MAX_POOL_CONNECTIONS, 16))
+        return self._built_on("results", client, lambda sdb: ResultStore(
+            sdb, self.config.results_domain, self.config.result_retention,
             s3=aws.client("s3") if self.config.payload_bucket else None,
             bucket=self.config.payload_bucket, prefix=self.config.payload_prefix + "results/",
         ))
@@ -95,8 +98,8 @@ class SQSBackend(BaseTaskBackend):
     def payloads(self):
         if not self.config.payload_bucket:
             return None
-        return self._per_process("payloads", lambda: PayloadStore(
-            aws.client("s3"), self.config.payload_bucket, self.config.payload_prefix))
+        return self._built_on("payloads", aws.client("s3"), lambda s3: PayloadStore(
+            s3, self.config.payload_bucket, self.config.payload_prefix))
 
     # -- the Tasks API --------------------------------------------------------------------
     def validate_task(self, task):
