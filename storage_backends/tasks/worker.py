@@ -394,7 +394,9 @@ class Worker:
         with self._inflight_lock:
             self._running += 1
         started = time.monotonic()
-        task_started.send(sender=type(self.backend), task_result=result)
+        # send_robust: a receiver's error is logged (django.dispatch) and must not keep the
+        # outcome from being written, which would leave the task RUNNING for good.
+        task_started.send_robust(sender=type(self.backend), task_result=result)
         try:
             if task.takes_context:
                 value = task.call(TaskContext(task_result=result), *payload.args,
@@ -406,7 +408,7 @@ class Worker:
                                              _errors(result), value)
         except BaseException as error:  # noqa: BLE001 - a task's failure is its result
             outcome = self._failure(delivery, error)
-            task_finished.send(sender=type(self.backend), task_result=result)
+            task_finished.send_robust(sender=type(self.backend), task_result=result)
         else:
             object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
             object.__setattr__(result, "finished_at", timezone.now())
@@ -416,7 +418,7 @@ class Worker:
                 "finished_at": format_time(result.finished_at), "lease": "",
                 "expires": epoch(time.time() + self.config.result_retention), **body,
             }, "delete")
-            task_finished.send(sender=type(self.backend), task_result=result)
+            task_finished.send_robust(sender=type(self.backend), task_result=result)
         finally:
             close_old_connections()  # as at the end of a request
             with self._inflight_lock:
