@@ -472,3 +472,20 @@ class TestCallBudget:
         assert len(calls["sqs"]) <= 0.35 * 40, calls["sqs"]
         assert "PutAttributes" not in calls["simpledb"]
         assert calls["simpledb"].count("BatchPutAttributes") <= 0.25 * 40, calls["simpledb"]
+
+
+def test_a_signal_receiver_that_raises_does_not_keep_the_outcome_from_being_written(
+        tasks, run_worker):
+    def broken(sender, task_result, **kwargs):
+        raise RuntimeError("a receiver broke")
+
+    task_started.connect(broken)
+    task_finished.connect(broken)
+    try:
+        result = jobs.add.enqueue(1, 2)
+        run_worker()
+    finally:
+        task_started.disconnect(broken)
+        task_finished.disconnect(broken)
+    assert tasks.get_result(result.id).return_value == 3
+    assert left_in(tasks) == 0
