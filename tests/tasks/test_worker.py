@@ -207,6 +207,23 @@ def test_task_finished_fires_with_failed_for_a_last_failed_attempt(tasks, run_wo
                         ("task_finished", TaskResultStatus.FAILED, result.id)]
 
 
+def test_a_signal_receiver_that_raises_does_not_keep_the_outcome_from_being_written(
+        tasks, run_worker):
+    def broken(sender, task_result, **kwargs):
+        raise RuntimeError("a receiver broke")
+
+    task_started.connect(broken)
+    task_finished.connect(broken)
+    try:
+        result = jobs.add.enqueue(1, 2)
+        run_worker()
+    finally:
+        task_started.disconnect(broken)
+        task_finished.disconnect(broken)
+    assert tasks.get_result(result.id).return_value == 3
+    assert left_in(tasks) == 0
+
+
 # -- failures and retries -------------------------------------------------------------------
 class TestFailures:
     """Retries come back at once (RETRY_DELAY 0), so that these tests take no time."""
@@ -473,19 +490,3 @@ class TestCallBudget:
         assert "PutAttributes" not in calls["simpledb"]
         assert calls["simpledb"].count("BatchPutAttributes") <= 0.25 * 40, calls["simpledb"]
 
-
-def test_a_signal_receiver_that_raises_does_not_keep_the_outcome_from_being_written(
-        tasks, run_worker):
-    def broken(sender, task_result, **kwargs):
-        raise RuntimeError("a receiver broke")
-
-    task_started.connect(broken)
-    task_finished.connect(broken)
-    try:
-        result = jobs.add.enqueue(1, 2)
-        run_worker()
-    finally:
-        task_started.disconnect(broken)
-        task_finished.disconnect(broken)
-    assert tasks.get_result(result.id).return_value == 3
-    assert left_in(tasks) == 0
