@@ -3,15 +3,17 @@
 `manage.py sqs_worker` is a thin command over `Worker`. How one worker process moves:
 
 - **Receivers** (one per 10 of `concurrency`) long-poll the backend's SQS queues, highest
-  priority band first (the first bands with WaitTimeSeconds=0, the last with WAIT_SECONDS),
-  asking for at most 10 messages and never more than the free capacity. Each received batch
-  is checked (signature, version, task path: bad ones go to the dead-letter queue with the
-  reason), deferred ones are re-sent with the delay that remains, and the batch's results
-  are read with one Select: a message whose result is already SUCCESSFUL or FAILED is
-  deleted without running again, one that another worker is running (its lease is live) is
-  handed back until that lease ends. The rest are marked RUNNING with one
-  BatchPutAttributes and run in a thread pool of `concurrency` threads (coroutine tasks on
-  an event loop in that thread).
+  priority band first (the higher bands with WaitTimeSeconds=0, skipped for a second after
+  they were found empty; the last with WAIT_SECONDS), asking for at most 10 messages and
+  never more than the free capacity. Each received batch is checked (signature, version,
+  task path: bad ones go to the dead-letter queue with the reason), deferred ones are
+  re-sent with the delay that remains, and the batch's results are read with one Select: a
+  message whose result is already SUCCESSFUL or FAILED is deleted without running again,
+  one that another worker is running (its lease is live) is handed back until that lease
+  ends. The rest run in a thread pool of `concurrency` threads (coroutine tasks on an
+  event loop in that thread). A task still running after RUNNING_MARK_AFTER is marked
+  RUNNING (with its lease) by the **marker**, in batches; a quicker one goes from READY to
+  its outcome in one write.
 - **Flushers** write outcomes in batches (BatchPutAttributes), then delete the messages of
   successful tasks (DeleteMessageBatch); a failed attempt with attempts left becomes READY
   again and its message comes back after an exponential backoff (ChangeMessageVisibility);
@@ -60,6 +62,14 @@ MAX_RECEIVE = 10
 #: since run_after is the earliest a task may run (the delay that remains is rounded up, so
 #: a message sent again comes back no earlier than run_after).
 DEFER_TOLERANCE = 0
+#: A task still running after this many seconds is marked RUNNING in the result store
+#: (with its lease); a quicker one goes from READY to its outcome in one write.
+RUNNING_MARK_AFTER = 0.25
+#: Seconds a higher priority band found empty is skipped before it is asked again (so
+#: a busy lower band does not pay an empty receive per batch).
+EMPTY_BAND_RECHECK = 1.0
+#: Seconds a receiver waits for a full batch of free task threads before taking fewer.
+FILL_WAIT = 0.1
 #: Seconds a batch is handed back for when SimpleDB or S3 cannot be reached.
 OUTAGE_BACKOFF = 5
 #: Outcomes written together: BatchPutAttributes takes 25 items, but deletes go 10 a call.
@@ -87,6 +97,10 @@ class Delivery:
     result: object = None
     attempt: int = 0
     running: bool = False
+    mark: dict = field(default_factory=dict)  # the RUNNING attributes, written if it runs long
+    running_since: float = 0.0
+    marked: bool = False     # RUNNING is in the result store
+    finished: bool = False   # its outcome is being written: no RUNNING mark after that
     settled: bool = False  # deleted, dead-lettered, handed back or left to expire
 
 
@@ -139,6 +153,9 @@ class Worker:
         self._stop_now = threading.Event()
         self._drained = threading.Event()
         self._stop_requests = 0
+        self._mark_lock = threading.Lock()
+        self._band_empty_until = {}
+        self._batch_slots = min(MAX_RECEIVE, concurrency)
 
     # -- control --------------------------------------------------------------------------
     def stop(self):
@@ -158,9 +175,10 @@ class Worker:
         flushers = [threading.Thread(target=self._flush_loop, name=f"flusher-{n}",
                                      daemon=True) for n in range(receivers_count)]
         heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        marker = threading.Thread(target=self._mark_loop, name="marker", daemon=True)
         logger.info("worker=%s starting queues=%s concurrency=%d batch=%s", self.worker_id,
                     ",".join(self.sqs_names), self.concurrency, self.batch)
-        for thread in (*receivers, *flushers, heartbeat):
+        for thread in (*receivers, *flushers, heartbeat, marker):
             thread.start()
         grace_deadline = None
         while not self._stop_now.is_set():
@@ -207,8 +225,13 @@ class Worker:
     # -- capacity ---------------------------------------------------------------------------
     def _take_slots(self, most):
         with self._capacity:
-            while self._free == 0 and not self._stopping.is_set():
-                self._capacity.wait(0.5)
+            # Wait a little for a full batch (fewer, larger receives), then take what is free.
+            fill_until = time.monotonic() + FILL_WAIT
+            while self._free < min(most, self._batch_slots) and not self._stopping.is_set():
+                remaining = fill_until - time.monotonic()
+                if remaining <= 0 and self._free > 0:
+                    break
+                self._capacity.wait(remaining if remaining > 0 else 0.5)
             if self._stopping.is_set():
                 return 0
             taken = min(most, self._free)
@@ -253,9 +276,13 @@ class Worker:
         has any."""
         for position, name in enumerate(self.sqs_names):
             last = position == len(self.sqs_names) - 1
+            if not last and time.monotonic() < self._band_empty_until.get(name, 0):
+                continue
             url = self.backend.sqs.url(name)
             found = self.backend.sqs.receive(url, slots, self.wait_seconds if last else 0,
                                              self.visibility)
+            if not found and not last:
+                self._band_empty_until[name] = time.monotonic() + EMPTY_BAND_RECHECK
             if found:
                 now = time.time()
                 return [self._track(Delivery(
@@ -344,16 +371,9 @@ class Worker:
             self._delete(finished)
         if not to_run:
             return
-        marks = {}
         for delivery in to_run:
-            marks[delivery.payload.id] = self._running_record(delivery, now)
-        try:
-            self.backend.results.put_many(marks)
-        except SERVICE_ERRORS as error:
-            logger.warning("worker=%s results unwritable error=%r", self.worker_id, error)
-            self._set_visibility(to_run, OUTAGE_BACKOFF)
-            return
-        for delivery in to_run:
+            delivery.mark = self._running_record(delivery, now)
+            delivery.running_since = time.monotonic()
             delivery.running = True
             self._started += 1
             self._pool.submit(self._run, delivery)
@@ -487,8 +507,14 @@ class Worker:
         outcomes = [o for o in outcomes if not o.delivery.settled]  # handed back meanwhile
         if not outcomes:
             return
+        with self._mark_lock:  # waits for a RUNNING mark being written; none after this
+            for outcome in outcomes:
+                outcome.delivery.finished = True
         try:
-            self.backend.results.put_many({o.delivery.payload.id: o.record for o in outcomes})
+            # The outcome carries what the RUNNING mark would have (worker ids, times), for
+            # tasks too quick to have been marked.
+            self.backend.results.put_many({o.delivery.payload.id: {**o.delivery.mark, **o.record}
+                                           for o in outcomes})
         except SERVICE_ERRORS as error:
             # The messages come back when their visibility ends, and run again.
             logger.error("worker=%s results unwritable error=%r tasks=%d", self.worker_id,
@@ -567,7 +593,7 @@ class Worker:
             pending = [d for d in self._inflight.values() if not d.settled]
         # Release the leases first: a worker that receives a message whose lease still
         # runs hands it back until the lease ends, up to the visibility timeout.
-        leases = {d.payload.id: {"lease": ""} for d in pending if d.running}
+        leases = {d.payload.id: {"lease": ""} for d in pending if d.marked}
         try:
             self.backend.results.put_many(leases)
         except SERVICE_ERRORS as error:
@@ -575,6 +601,26 @@ class Worker:
         if pending:
             self._set_visibility(pending, 0)
         return len(pending)
+
+    # -- RUNNING marks --------------------------------------------------------------------------
+    def _mark_loop(self):
+        while not self._stop_now.wait(RUNNING_MARK_AFTER / 2):
+            with self._mark_lock:
+                started_before = time.monotonic() - RUNNING_MARK_AFTER
+                with self._inflight_lock:
+                    due = [d for d in self._inflight.values()
+                           if d.running and not d.marked and not d.finished and not d.settled
+                           and d.running_since <= started_before]
+                if not due:
+                    continue
+                try:
+                    self.backend.results.put_many({d.payload.id: d.mark for d in due})
+                except SERVICE_ERRORS as error:
+                    logger.warning("worker=%s RUNNING marks failed error=%r", self.worker_id,
+                                   error)
+                    continue
+                for delivery in due:
+                    delivery.marked = True
 
     # -- heartbeat ------------------------------------------------------------------------------
     def _heartbeat_loop(self):
@@ -590,7 +636,7 @@ class Worker:
                     self.backend.sqs.set_visibility_many(
                         url, [(d.receipt, self.visibility) for d in group])
                 leases = {d.payload.id: {"lease": epoch(now + self.visibility)}
-                          for d in due if d.running}
+                          for d in due if d.marked}
                 self.backend.results.put_many(leases)
             except SERVICE_ERRORS as error:
                 logger.warning("worker=%s heartbeat failed error=%r", self.worker_id, error)
