@@ -34,6 +34,8 @@ from .messages import BadMessage, resolve_task
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 #: Attributes the codec must leave free in each item (the plain ones above, and spare).
 RESERVED_ATTRIBUTES = 24
+#: The attributes a worker decides by (see records_of).
+WORKER_ATTRIBUTES = ("status", "lease", "worker_ids", "started_at", "base", "mid")
 #: Most results one admin page lists.
 MAX_LISTED = 2500
 
@@ -92,8 +94,16 @@ class ResultStore:
         return self.records.get(result_id, consistent=True)
 
     def records_of(self, result_ids):
-        """{id: attributes} for those that exist; one consistent Select per 20 ids."""
-        return self.records.get_many(result_ids, consistent=True)
+        """{id: attributes} for those that exist; one consistent Select per 20 ids.
+
+        Only what a worker decides by is read; a result with earlier attempts (whose errors
+        its next outcome must keep) is then read whole, one more call each.
+        """
+        found = self.records.get_many(result_ids, WORKER_ATTRIBUTES, consistent=True)
+        for result_id, attributes in found.items():
+            if attributes.get("worker_ids", "[]") != "[]":
+                found[result_id] = self.record(result_id)
+        return found
 
     def document(self, attributes):
         return json.loads(self.codec.decode(attributes))

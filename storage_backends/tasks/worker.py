@@ -89,7 +89,6 @@ class Delivery:
     message_id: str
     receipt: str
     body: str
-    receive_count: int
     visible_until: float
     payload: object = None
     task: object = None
@@ -280,7 +279,7 @@ class Worker:
                 continue
             url = self.backend.sqs.url(name)
             found = self.backend.sqs.receive(url, slots, self.wait_seconds if last else 0,
-                                             self.visibility)
+                                             self.visibility, attributes=False)
             if not found and not last:
                 self._band_empty_until[name] = time.monotonic() + EMPTY_BAND_RECHECK
             if found:
@@ -288,7 +287,6 @@ class Worker:
                 return [self._track(Delivery(
                     sqs_name=name, url=url, message_id=m["MessageId"],
                     receipt=m["ReceiptHandle"], body=m.get("Body", ""),
-                    receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
                     visible_until=now + self.visibility)) for m in found]
         return []
 
