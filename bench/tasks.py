@@ -33,9 +33,10 @@ enqueue side and on the drain side (ReceiveMessage, DeleteMessage[Batch],
 ChangeMessageVisibility[Batch]; other drain calls apart); SimpleDB calls and writes
 (Put/BatchPut/Delete/BatchDeleteAttributes) per task, enqueue and drain together.
 
-Targets, at 10 ms: Stratus drains >= 2x Celery, >= 1x django-tasks-sqs and >= 50% of bare
-boto3 (4 loops); <= 0.35 drain-side SQS calls per task; <= 2 SimpleDB writes per task.
-Exits 1 if a target is missed.
+Targets, at 10 ms: Stratus drains >= 2x Celery, >= 1x django-tasks-sqs and >= 50% of "a
+raw boto3 loop" (the issue's words: one loop); <= 0.35 drain-side SQS calls per task; <= 2
+SimpleDB writes per task. Exits 1 if a target is missed. The ratio to 4 loops in one process
+(a raw drain with the same concurrency as a worker) is printed beside them, not checked.
 """
 
 import argparse
@@ -464,13 +465,15 @@ def main(argv=None):
         print("Targets not checked: they need every system (--systems).")
         return 0
     at = {row.key: row for row in rows if row.latency == TARGET_LATENCY_MS}
-    ours, celery, dts, raw = at["ours"], at["celery"], at["dts"], at[f"raw{RAW_LOOPS}"]
+    ours, celery, dts, raw = at["ours"], at["celery"], at["dts"], at["raw1"]
+    print(f"Stratus drain vs bare boto3 ({RAW_LOOPS} loops): "
+          f"{ours.drain_rate / at[f'raw{RAW_LOOPS}'].drain_rate:.2f}x (for information)")
     checks = [
         (f"drain vs Celery >= {TARGET_VS_CELERY:g}x", ours.drain_rate / celery.drain_rate,
          TARGET_VS_CELERY, "x", True),
         (f"drain vs django-tasks-sqs >= {TARGET_VS_DTS:g}x", ours.drain_rate / dts.drain_rate,
          TARGET_VS_DTS, "x", True),
-        (f"drain vs bare boto3 ({RAW_LOOPS} loops) >= {TARGET_VS_RAW:.0%}",
+        (f"drain vs bare boto3 (1 loop) >= {TARGET_VS_RAW:.0%}",
          ours.drain_rate / raw.drain_rate, TARGET_VS_RAW, "x", True),
         (f"drain-side SQS calls per task <= {TARGET_SQS_DRAIN_CALLS}", ours.sqs_drain,
          TARGET_SQS_DRAIN_CALLS, "", False),

@@ -268,7 +268,13 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {"botocore": {"level": "WARNING"}, "boto3": {"level": "WARNING"}},
+    "loggers": {
+        "botocore": {"level": "WARNING"}, "boto3": {"level": "WARNING"},
+        # The worker logs each task once as key=value (storage_backends.tasks.worker);
+        # Django's own start/finish lines would double that, and Django's default config
+        # prints them a second time, unformatted, on stderr in DEBUG. Failures still show.
+        "django.tasks": {"level": "WARNING", "handlers": [], "propagate": True},
+    },
 }
 
 env.check()

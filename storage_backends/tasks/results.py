@@ -45,7 +45,8 @@ def format_time(moment):
 
 
 def parse_time(text):
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC) if text else None
+    # fromisoformat reads TIME_FORMAT (with its "Z"), many times faster than strptime.
+    return datetime.fromisoformat(text) if text else None
 
 
 def epoch(seconds):

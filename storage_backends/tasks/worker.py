@@ -154,6 +154,7 @@ class Worker:
         self._stop_requests = 0
         self._mark_lock = threading.Lock()
         self._band_empty_until = {}
+        self._tasks_as_sent = {}
         self._batch_slots = min(MAX_RECEIVE, concurrency)
 
     # -- control --------------------------------------------------------------------------
@@ -394,7 +395,7 @@ class Worker:
         except ValueError:
             document = {"errors": []}
         delivery.result = TaskResult(
-            task=delivery.task.using(queue_name=payload.queue_name, priority=payload.priority),
+            task=self._task_as_sent(delivery.task, payload),
             id=payload.id, status=TaskResultStatus.RUNNING, enqueued_at=payload.enqueued_at,
             started_at=parse_time(started), finished_at=None,
             last_attempted_at=parse_time(marks["last_attempted_at"]), args=payload.args,
@@ -404,6 +405,16 @@ class Worker:
             worker_ids=worker_ids,
         )
         return marks
+
+    def _task_as_sent(self, task, payload):
+        """The task with the queue and priority it was sent with (Task.using validates the
+        task again each time, so the combinations are kept)."""
+        key = (task, payload.queue_name, payload.priority)
+        found = self._tasks_as_sent.get(key)
+        if found is None:
+            found = self._tasks_as_sent[key] = task.using(queue_name=payload.queue_name,
+                                                          priority=payload.priority)
+        return found
 
     # -- running ------------------------------------------------------------------------------
     def _run(self, delivery):
