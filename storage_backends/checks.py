@@ -28,20 +28,25 @@ def check_no_local_endpoint_in_production(app_configs, **kwargs):
 def check_simpledb_caches(app_configs, **kwargs):
     """Each SimpleDBCache's LOCATION and OPTIONS, validated as the backend does (no calls)."""
     from django.core.cache import caches
+
+    aliases = [alias for alias, config in settings.CACHES.items()
+               if config.get("BACKEND", "").endswith("simpledb.cache.SimpleDBCache")]
+    return _unusable(caches, aliases, "CACHES[{alias!r}] is not a valid SimpleDBCache",
+                     "See README, 'Sessions and cache on SimpleDB', for the options.",
+                     "storage_backends.E002")
+
+
+def _unusable(handler, aliases, message, hint, check_id):
+    """An error for each alias whose backend refuses its configuration (no calls made)."""
     from django.core.exceptions import ImproperlyConfigured
 
     errors = []
-    for alias, config in settings.CACHES.items():
-        if not config.get("BACKEND", "").endswith("simpledb.cache.SimpleDBCache"):
-            continue
+    for alias in aliases:
         try:
-            caches.create_connection(alias)
+            handler.create_connection(alias)
         except ImproperlyConfigured as error:
-            errors.append(checks.Error(
-                f"CACHES[{alias!r}] is not a valid SimpleDBCache: {error}",
-                hint="See README, 'Sessions and cache on SimpleDB', for the options.",
-                id="storage_backends.E002",
-            ))
+            errors.append(checks.Error(f"{message.format(alias=alias)}: {error}", hint=hint,
+                                       id=check_id))
     return errors
 
 
@@ -71,17 +76,8 @@ def _sqs_task_aliases():
 def check_sqs_task_backends(app_configs, **kwargs):
     """Each SQSBackend's QUEUES and OPTIONS, validated as the backend does (no calls)."""
     from django.tasks import task_backends
-    from django.core.exceptions import ImproperlyConfigured
 
-    errors = []
-    for alias in _sqs_task_aliases():
-        try:
-            task_backends.create_connection(alias)
-        except ImproperlyConfigured as error:
-            errors.append(checks.Error(
-                f"TASKS[{alias!r}] is not a valid SQSBackend: {error}",
-                hint="See README, 'Background tasks on SQS', for the options.",
-                id="storage_backends.E004",
-            ))
-    return errors
-
+    return _unusable(task_backends, _sqs_task_aliases(),
+                     "TASKS[{alias!r}] is not a valid SQSBackend",
+                     "See README, 'Background tasks on SQS', for the options.",
+                     "storage_backends.E004")

@@ -5,8 +5,9 @@
 - **Receivers** (one per 10 of `concurrency`) long-poll the backend's SQS queues, highest
   priority band first (the higher bands with WaitTimeSeconds=0, skipped for a second after
   they were found empty; the last with WAIT_SECONDS), asking for at most 10 messages and
-  never more than the free capacity. Each received batch is checked (signature, version,
-  task path: bad ones go to the dead-letter queue with the reason), deferred ones are
+  never more than the free task threads (a thread is free once its task has run, while
+  its outcome is still being written). Each received batch is checked (signature,
+  version, task path: bad ones go to the dead-letter queue with the reason), deferred ones are
   re-sent with the delay that remains, and the batch's results are read with one Select: a
   message whose result is already SUCCESSFUL or FAILED is deleted without running again,
   one that another worker is running (its lease is live) is handed back until that lease
@@ -101,6 +102,7 @@ class Delivery:
     marked: bool = False     # RUNNING is in the result store
     finished: bool = False   # its outcome is being written: no RUNNING mark after that
     settled: bool = False  # deleted, dead-lettered, handed back or left to expire
+    holds_slot: bool = True  # a task thread is kept for it (until its task has run)
 
 
 @dataclass
@@ -296,13 +298,16 @@ class Worker:
             self._inflight[delivery.receipt] = delivery
         return delivery
 
-    def _settle(self, deliveries, release=True):
+    def _settle(self, deliveries):
+        freed = 0
         with self._inflight_lock:
             for delivery in deliveries:
                 delivery.settled = True
                 self._inflight.pop(delivery.receipt, None)
-        if release and deliveries:
-            self._release(len(deliveries))
+                freed += delivery.holds_slot
+                delivery.holds_slot = False
+        if freed:
+            self._release(freed)
 
     def _queues_empty(self):
         if self._busy():
@@ -452,6 +457,10 @@ class Worker:
             close_old_connections()  # as at the end of a request
             with self._inflight_lock:
                 self._running -= 1
+                # The thread is free for the next task while this outcome is written.
+                freed, delivery.holds_slot = delivery.holds_slot, False
+            if freed:
+                self._release(1)
         logger.info("worker=%s task=%s id=%s status=%s attempt=%d ms=%d", self.worker_id,
                     payload.task_path, payload.id, outcome.record["status"], delivery.attempt,
                     (time.monotonic() - started) * 1000)

@@ -1,6 +1,5 @@
 """SQSBackend: what it declares, what it refuses, and what enqueueing sends (and when)."""
 
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,26 +12,7 @@ from django.utils import timezone
 
 from storage_backends.tasks import SQSBackend, options
 from tests.tasks import jobs
-
-
-@contextmanager
-def aws_calls(backend):
-    """The SQS and SimpleDB operations a backend's clients call, in order, counted through
-    botocore's own event hooks (a retry is not counted twice)."""
-    calls = []
-
-    def record(event_name, **kwargs):
-        calls.append(event_name.rsplit(".", 1)[-1])
-
-    hooks = [(backend.sqs.sqs, "before-call.sqs"),
-             (backend.results.records.sdb, "before-call.simpledb")]
-    for client, event in hooks:
-        client.meta.events.register(event, record)
-    try:
-        yield calls
-    finally:
-        for client, event in hooks:
-            client.meta.events.unregister(event, record)
+from tests.tasks.calls import aws_calls
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from storage_backends.tasks.queues import REASON
 from storage_backends.tasks.results import epoch
 from storage_backends.tasks.worker import Worker
 from tests.tasks import jobs
+from tests.tasks.calls import aws_calls
 
 #: Seconds a test waits for a worker in a thread to do what it expects.
 DEADLINE = 30
@@ -113,27 +114,6 @@ def worker_in_thread(tasks, **options):
         worker.stop()
         thread.join(DEADLINE)
     assert not thread.is_alive(), "the worker did not stop"
-
-
-@contextmanager
-def aws_calls(backend):
-    """{"sqs": [...], "simpledb": [...]}: the operations a backend's clients call, counted
-    through botocore's own event hooks (a retry is not counted twice)."""
-    calls = {"sqs": [], "simpledb": []}
-
-    def record(event_name, **kwargs):
-        _before, service, operation = event_name.split(".")
-        calls[service].append(operation)
-
-    hooks = [(backend.sqs.sqs, "before-call.sqs"),
-             (backend.results.records.sdb, "before-call.simpledb")]
-    for client, event in hooks:
-        client.meta.events.register(event, record)
-    try:
-        yield calls
-    finally:
-        for client, event in hooks:
-            client.meta.events.unregister(event, record)
 
 
 @contextmanager
@@ -486,7 +466,7 @@ class TestCallBudget:
         with aws_calls(tasks) as calls:
             worker = run_worker(concurrency=10, queue_names=["default"])
         assert worker.processed == 40
-        assert len(calls["sqs"]) <= 0.35 * 40, calls["sqs"]
-        assert "PutAttributes" not in calls["simpledb"]
-        assert calls["simpledb"].count("BatchPutAttributes") <= 0.25 * 40, calls["simpledb"]
+        assert len(calls.of("sqs")) <= 0.35 * 40, calls.of("sqs")
+        assert "PutAttributes" not in calls.of("simpledb")
+        assert calls.of("simpledb").count("BatchPutAttributes") <= 0.25 * 40, calls.of("simpledb")
 
