@@ -109,7 +109,8 @@ class SQSBackend(BaseTaskBackend):
                               "worker; define the task in a module.")
         max_attempts = getattr(task, "max_attempts", None)
         if max_attempts is not None and not (
-                isinstance(max_attempts, int) and 1 <= max_attempts < self.config.max_receive_count):
+                isinstance(max_attempts, int) and not isinstance(max_attempts, bool)
+                and 1 <= max_attempts < self.config.max_receive_count):
             raise InvalidTask(
                 f"max_attempts must be a whole number from 1 to "
                 f"{self.config.max_receive_count - 1} (below the queue's MAX_RECEIVE_COUNT), "

@@ -82,6 +82,14 @@ def _integer(options, name, lowest, highest=None):
     return value
 
 
+def _boolean(options, name):
+    value = options[name]
+    if not isinstance(value, bool):  # "false" would otherwise be true
+        raise ImproperlyConfigured(f"SQSBackend OPTIONS[{name!r}] must be True or False, "
+                                   f"not {value!r}")
+    return value
+
+
 def _bands(value):
     if not isinstance(value, dict) or not value:
         raise ImproperlyConfigured("SQSBackend OPTIONS['PRIORITY_BANDS'] must be a non-empty "
@@ -119,7 +127,7 @@ def parse(options, queue_names):
         retry_delay_max=_integer(merged, "RETRY_DELAY_MAX", 0, MAX_VISIBILITY_SECONDS),
         results_domain=str(merged["RESULTS_DOMAIN"]),
         result_retention=_integer(merged, "RESULT_RETENTION", 60),
-        enqueue_on_commit=bool(merged["ENQUEUE_ON_COMMIT"]),
+        enqueue_on_commit=_boolean(merged, "ENQUEUE_ON_COMMIT"),
         payload_bucket=merged["PAYLOAD_BUCKET"] or None,
         payload_prefix=str(merged["PAYLOAD_PREFIX"]),
         shutdown_grace=_integer(merged, "SHUTDOWN_GRACE", 0),

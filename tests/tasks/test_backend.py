@@ -66,7 +66,7 @@ def test_a_priority_outside_minus_100_to_100_is_invalid(tasks, priority):
         jobs.add.using(priority=priority)
 
 
-@pytest.mark.parametrize("max_attempts", [0, 10, 2.5, "3"])
+@pytest.mark.parametrize("max_attempts", [0, 10, 2.5, "3", True])
 def test_max_attempts_must_be_below_the_queues_max_receive_count(tasks, max_attempts):
     with pytest.raises(InvalidTask, match=r"max_attempts must be a whole number from 1 to 9 "
                                           r"\(below the queue's MAX_RECEIVE_COUNT\)"):
@@ -99,6 +99,13 @@ def test_an_unknown_option_is_improperly_configured():
 def test_an_option_that_is_not_an_integer_in_range_is_improperly_configured(name, value):
     with pytest.raises(ImproperlyConfigured, match=rf"OPTIONS\['{name}'\] must be an integer"):
         options.parse({name: value}, ["default"])
+
+
+@pytest.mark.parametrize("value", ["false", 0, None])
+def test_enqueue_on_commit_must_be_a_boolean(value):
+    with pytest.raises(ImproperlyConfigured,
+                       match=r"OPTIONS\['ENQUEUE_ON_COMMIT'\] must be True or False"):
+        options.parse({"ENQUEUE_ON_COMMIT": value}, ["default"])
 
 
 def test_a_requested_zero_stays_zero():
