@@ -1,6 +1,6 @@
 """The AWS resources the settings name: what `provision_aws` creates and `--check` verifies."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -15,6 +15,8 @@ class Queue:
     max_receive_count: int
     visibility_timeout: int
     wait_seconds: int
+    #: The SQSBackend that sends to it (the first, if several share it).
+    backend: object = field(default=None, compare=False, repr=False)
 
     def attributes(self):
         """The SQS attributes provision_aws sets and --check compares (but the redrive)."""
@@ -50,7 +52,8 @@ def queues():
         config = backend.config
         for name in config.sqs_names():
             found.setdefault(name, Queue(name, name + "-dlq", config.max_receive_count,
-                                         config.visibility_timeout, config.wait_seconds))
+                                         config.visibility_timeout, config.wait_seconds,
+                                         backend))
     return list(found.values())
 
 

@@ -42,7 +42,7 @@ from django.utils.timesince import timesince
 
 from .. import resources
 from ..simpledb.client import CHUNK_COUNT, CHUNK_PREFIX, COMPRESSED, SPILLED
-from .deadletters import LOOK_VISIBILITY, MAX_LISTED, dead_letter_queue, task_queues
+from .deadletters import LOOK_VISIBILITY, MAX_LISTED, dead_letter_queue
 from .messages import BadMessage, resolve_task
 from .queues import missing_queue
 from .results import MAX_LISTED as MAX_RESULTS
@@ -343,7 +343,7 @@ class TaskQueueAdmin(_TaskPages):
 
     def changelist_view(self, request, extra_context=None):
         self._require(self.has_view_permission(request))
-        rows, unreachable = count_queues(task_queues())
+        rows, unreachable = count_queues(resources.queues())
         for row in rows:
             row["dead_letter_url"] = reverse(
                 f"admin:{self.opts.app_label}_deadletter_queue",
@@ -366,7 +366,7 @@ class DeadLetterAdmin(_TaskPages):
     def changelist_view(self, request, extra_context=None):
         """Every dead-letter queue, with how many messages it holds."""
         self._require(self.has_view_permission(request))
-        rows, unreachable = count_queues(task_queues(), dead_letters_only=True)
+        rows, unreachable = count_queues(resources.queues(), dead_letters_only=True)
         for row in rows:
             row["url"] = self._url("queue", row["queue"].dead_letter_name)
         return self._render(request, "deadletters/index.html", "Dead letters",

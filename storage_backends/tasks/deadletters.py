@@ -62,32 +62,9 @@ MAX_SCANNED = 1000
 SCAN_WAIT_SECONDS = 1
 
 
-@dataclass(frozen=True)
-class TaskQueue:
-    """One SQS queue of an SQSBackend (a queue and priority band), with its DLQ."""
-
-    backend: object
-    name: str
-    max_receive_count: int
-
-    @property
-    def dead_letter_name(self):
-        return self.name + "-dlq"
-
-
-def task_queues():
-    """Each SQS queue of the SQSBackends in TASKS, as `resources.queues()` lists them, with
-    the backend that sends to it (the first, if several share a queue)."""
-    found = {}
-    for backend in resources.task_backends():
-        for name in backend.config.sqs_names():
-            found.setdefault(name, TaskQueue(backend, name, backend.config.max_receive_count))
-    return list(found.values())
-
-
 def dead_letter_queue(name):
     """The DeadLetterQueue called `name`, or None if it is no task queue's DLQ."""
-    for queue in task_queues():
+    for queue in resources.queues():
         if queue.dead_letter_name == name:
             return DeadLetterQueue(queue)
     return None
@@ -168,10 +145,6 @@ class DeadLetterQueue:
         self.backend = queue.backend
         self.name = queue.dead_letter_name
         self.sqs = self.backend.sqs
-
-    @property
-    def source_name(self):
-        return self.queue.name
 
     def counts(self):
         return self.sqs.counts(self.name)

@@ -14,7 +14,7 @@ Nothing here unpickles: a payload is JSON, and a task path is only resolved to a
 
 import json
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -74,9 +74,6 @@ class Payload:
             )
         except (ValueError, KeyError, TypeError) as error:
             raise BadMessage(f"malformed payload: {type(error).__name__}: {error}") from error
-
-    def delayed(self, run_after):
-        return replace(self, run_after=run_after)
 
 
 def _string(value):

@@ -67,9 +67,10 @@ class Options:
         raise ValueError(f"no priority band takes priority {priority}")
 
     def sqs_names(self, queue_names=None):
-        """Every SQS queue of these Django queues, highest band first within each."""
-        return [self.sqs_name(queue, band) for queue in (queue_names or self.queue_names)
-                for band, _lowest in self.priority_bands]
+        """Every SQS queue of these Django queues, in the order workers poll them: band by
+        band, highest first."""
+        return [self.sqs_name(queue, band) for band, _lowest in self.priority_bands
+                for queue in (queue_names or self.queue_names)]
 
 
 def _integer(options, name, lowest, highest=None):

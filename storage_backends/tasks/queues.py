@@ -129,10 +129,6 @@ class Queues:
             QueueUrl=self.url(name), AttributeNames=list(COUNTS))["Attributes"]
         return {key: int(attributes.get(key, 0)) for key in COUNTS}
 
-    def peek(self, url, count=10, visibility=0):
-        """Up to `count` messages of a queue, left where they are (visibility 0)."""
-        return self.receive(url, count, 0, visibility)
-
 
 def _check(operation, response):
     failed = response.get("Failed", [])

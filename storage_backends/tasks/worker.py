@@ -51,6 +51,7 @@ from django.utils.json import normalize_json
 
 from ..simpledb.client import SimpleDBError
 from . import messages
+from .backend import delay_seconds
 from .messages import BadMessage
 from .queues import QueueError
 from .results import epoch, format_time, parse_time
@@ -130,8 +131,7 @@ class Worker:
         if unknown:
             raise ValueError(f"unknown queue(s) {', '.join(sorted(unknown))}; the backend "
                              f"has {', '.join(backend.queue_names)}")
-        self.sqs_names = [self.config.sqs_name(name, band)
-                          for band, _lowest in self.config.priority_bands for name in names]
+        self.sqs_names = self.config.sqs_names(names)
         self.concurrency = concurrency
         self.batch = batch
         self.max_tasks = max_tasks
@@ -208,11 +208,6 @@ class Worker:
         logger.info("worker=%s stopped processed=%d handed_back=%d", self.worker_id,
                     self.processed, handed_back)
         return self.processed
-
-    @property
-    def stopped_at_once(self):
-        """True if a second stop() ended the run before running tasks finished."""
-        return self._stop_requests > 1
 
     @property
     def abandoned_tasks(self):
@@ -593,8 +588,6 @@ class Worker:
 
     def _defer(self, delivery):
         """Re-send a message whose run_after is beyond SQS's longest delay; delete this one."""
-        from .backend import delay_seconds
-
         try:
             self.backend.sqs.send(delivery.sqs_name, delivery.body,
                                   delay_seconds(delivery.payload))

@@ -1,7 +1,7 @@
 """Task messages: signed, versioned JSON; large payloads in S3; task paths that name Tasks."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from django.core import signing
@@ -152,11 +152,6 @@ def test_a_pointer_without_a_payload_store_is_refused(store):
     body = encode(payload(args=["x" * MAX_MESSAGE_BYTES]), store)
     with pytest.raises(BadMessage, match="without a PAYLOAD_BUCKET"):
         decode(body)
-
-
-def test_a_deferred_payload_keeps_everything_but_run_after():
-    later = datetime.now(UTC) + timedelta(hours=1)
-    assert payload().delayed(later) == payload(run_after=later)
 
 
 def test_a_task_path_resolves_to_its_task():
