@@ -11,18 +11,22 @@ from .tasks import enqueue_file_facts
 @admin.register(File)
 class FileAdmin(admin.ModelAdmin):
     """Everything but the title is read-only: name, type and size were decided at upload,
-    checksum and detected type by the record_file_facts task."""
+    checksum and detected type by the record_file_facts task.
+
+    original_name is the name as the user gave it; the admin escapes it like any value.
+    """
 
     list_display = ["__str__", "original_name", "owner", "human_size", "content_type",
                     "detected_type", "short_sha256", "uploaded_at", "download_link"]
     # Only users who have files, not every account on the site.
     list_filter = [("owner", admin.RelatedOnlyFieldListFilter), "content_type",
                    "detected_type"]
-    search_fields = ["original_name", "title", "=sha256"]
+    # "=public_id": an operator can find the file a user's URL names.
+    search_fields = ["original_name", "title", "=sha256", "=public_id"]
     list_select_related = ["owner"]
-    fields = ["owner", "title", "original_name", "stored_as", "human_size", "content_type",
+    fields = ["public_id", "owner", "title", "original_name", "stored_as", "human_size", "content_type",
               "detected_type", "sha256", "facts_recorded_at", "uploaded_at", "download_link"]
-    readonly_fields = ["owner", "original_name", "stored_as", "human_size", "content_type",
+    readonly_fields = ["public_id", "owner", "original_name", "stored_as", "human_size", "content_type",
                        "detected_type", "sha256", "facts_recorded_at", "uploaded_at",
                        "download_link"]
     actions = ["record_missing_facts"]

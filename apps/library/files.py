@@ -1,8 +1,12 @@
-"""What the library decides about an uploaded file: its stored name, its type, how it is served.
+"""What the library decides about an uploaded file: its names, its type, how it is served.
 
-Nothing here trusts the browser: the name is reduced to a safe basename under a random
-prefix, and the content type comes from that name, confirmed by the file's first bytes for
-the image types a browser may show inline.
+A file has two names. The one the user gave is kept for people: shown (always
+autoescaped) on the site and in the admin, and sent back in the download's
+Content-Disposition; only control characters and directories are taken out of it, and its
+length is bounded. The S3 key is the other: a random prefix and that name reduced to a
+safe basename. Nothing here trusts the browser's claimed type: the content type comes from
+the name, confirmed by the file's first bytes for the image types a browser may show
+inline.
 """
 
 import mimetypes
@@ -20,6 +24,10 @@ from django.utils.text import get_valid_filename
 MAX_NAME_LENGTH = 100
 #: Longest extension kept when a long name is shortened.
 MAX_EXTENSION_LENGTH = 16
+#: Longest name kept for display, in UTF-8 bytes: the most that common file systems
+#: (ext4, APFS, NTFS in practice) let a downloaded file be called. Percent-encoded in a
+#: presigned URL's ResponseContentDisposition, it stays well within URL limits.
+MAX_DISPLAY_NAME_BYTES = 255
 #: The basename used when nothing of the user's name survives sanitizing.
 FALLBACK_NAME = "file"
 #: Anything we cannot, or will not, name more precisely.
@@ -45,6 +53,37 @@ _ENCODING_TYPES = {
     "gzip": "application/gzip",
     "xz": "application/x-xz",
 }
+
+
+def display_name(name):
+    """The user's file name as given, fit to show and to send back: the file's own name.
+
+    Only what a file's name cannot hold goes: anything up to the last slash or backslash (a
+    directory), and every character that is not printable (controls, format characters
+    such as bidi overrides, line separators), as Django's multipart parser also does.
+    Composed to NFC, so a name a Mac sends decomposed looks and searches the same.
+    Shortened to MAX_DISPLAY_NAME_BYTES keeping its extension; "file" if nothing is left.
+    Markup is kept as text: templates escape it.
+    """
+    basename = re.split(r"[/\\]", str(name))[-1]
+    basename = "".join(char for char in basename if char.isprintable()).strip()
+    basename = unicodedata.normalize("NFC", basename)
+    if basename in ("", ".", ".."):
+        return FALLBACK_NAME
+    return _shorten(basename, MAX_DISPLAY_NAME_BYTES)
+
+
+def _shorten(name, max_bytes):
+    """`name` cut to at most `max_bytes` in UTF-8, keeping a short extension whole."""
+    if len(name.encode()) <= max_bytes:
+        return name
+    root, extension = os.path.splitext(name)
+    if len(extension) > MAX_EXTENSION_LENGTH:
+        root, extension = name, ""
+    room = max_bytes - len(extension.encode())
+    # Cut on a character boundary: drop the bytes of a character cut in half.
+    root = root.encode()[:room].decode(errors="ignore")
+    return root + extension
 
 
 def safe_name(name):
@@ -78,18 +117,28 @@ def read_head(upload):
     return head
 
 
-def content_type_for(name, head):
-    """The type to store for a file called `name` (already safe) starting with `head`.
+def type_from_name(name):
+    """The type a file called `name` claims to be, by its extension alone.
 
-    Guessed from the name; an inline image type is kept only if the bytes carry that
-    format's signature, since a browser would otherwise sniff and render something else.
+    What a person expects from the name; the bytes may say otherwise (see content_type_for
+    and the record_file_facts task).
     """
     guessed, encoding = mimetypes.guess_type(name)
     if encoding:
         return _ENCODING_TYPES.get(encoding, OCTET_STREAM)
-    if guessed in INLINE_SIGNATURES:
-        return guessed if INLINE_SIGNATURES[guessed](head) else OCTET_STREAM
     return guessed or OCTET_STREAM
+
+
+def content_type_for(name, head):
+    """The type to store, and serve, for a file called `name` starting with `head`.
+
+    The name's type; but an inline image type is kept only if the bytes carry that
+    format's signature, since a browser would otherwise sniff and render something else.
+    """
+    claimed = type_from_name(name)
+    if claimed in INLINE_SIGNATURES and not INLINE_SIGNATURES[claimed](head):
+        return OCTET_STREAM
+    return claimed
 
 
 def is_inline(content_type):
@@ -100,8 +149,9 @@ def is_inline(content_type):
 def content_disposition(name, inline=False):
     """A Content-Disposition value for `name` (RFC 6266).
 
-    Always a quoted ASCII `filename` for old clients; a non-ASCII name adds the exact name
-    as RFC 5987 `filename*`, which clients that understand it prefer.
+    Always a quoted ASCII `filename` for old clients; a name that fallback does not spell
+    exactly adds the exact name as RFC 5987 `filename*` (UTF-8, percent-encoded), which
+    every current browser prefers.
     """
     kind = "inline" if inline else "attachment"
     root, extension = os.path.splitext(name)
@@ -113,9 +163,12 @@ def content_disposition(name, inline=False):
 
 
 def _ascii(text):
-    """`text` with accents dropped and everything but [-A-Za-z0-9_.] removed.
+    """`text` in plain ASCII: accents dropped, runs of spaces made one, and only letters,
+    digits, spaces and -_.()+,=@ kept.
 
-    What is left needs no escaping inside a quoted header value.
+    What is left needs no escaping inside a quoted header value, and holds none of the
+    characters (quotes, backslash, percent, semicolon) that clients read differently.
     """
     decomposed = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^-\w.]", "", decomposed, flags=re.ASCII)
+    kept = re.sub(r"[^-\w.()+,=@ ]", "", decomposed, flags=re.ASCII)
+    return " ".join(kept.split()) if kept.strip(" ._-") else ""

@@ -13,7 +13,7 @@ class UploadForm(forms.ModelForm):
     """Upload one file with an optional title; the owner comes with the form's instance."""
 
     # Declared rather than generated: the model field would reject a long name, which
-    # files.safe_name shortens instead.
+    # files.display_name and files.safe_name shorten instead.
     file = forms.FileField(error_messages={
         "required": "Choose a file to upload.",
         "empty": "The file is empty.",
@@ -42,7 +42,8 @@ class UploadForm(forms.ModelForm):
         """
         file = super().save(commit=False)
         upload = self.cleaned_data["file"]
-        file.original_name = files.safe_name(upload.name)
+        # The name as given, for people; the S3 key gets its safe form (files.upload_to).
+        file.original_name = files.display_name(upload.name)
         file.size = upload.size
         file.content_type = files.content_type_for(file.original_name, files.read_head(upload))
         # django-storages gives the S3 object the upload's content_type, which is the

@@ -1,10 +1,18 @@
 """A user's files: one row per upload, the bytes in S3 (the default storage)."""
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
 from . import files
+
+#: Random bytes in a public id: 128 bits, as many as a UUID4's 122 and more, so ids can
+#: be neither guessed nor counted.
+PUBLIC_ID_BYTES = 16
+#: Characters of a public id: PUBLIC_ID_BYTES in URL-safe base64, without padding.
+PUBLIC_ID_LENGTH = 22
 
 
 #: Types whose files are text, beside text/*: the bytes of any of these may be plain text.
@@ -18,19 +26,33 @@ ZIP_BASED_TYPES = ("application/zip", "application/x-zip-compressed", "applicati
                    "application/vnd.oasis.opendocument.", "application/vnd.ms-")
 
 
+def new_public_id():
+    """A fresh public id: PUBLIC_ID_BYTES from the OS's CSPRNG, URL-safe base64."""
+    return secrets.token_urlsafe(PUBLIC_ID_BYTES)
+
+
 def _is_textual(content_type):
     return (content_type.startswith("text/") or content_type in TEXTUAL_TYPES
             or content_type.endswith(("+xml", "+json")))
 
 
 class File(models.Model):
-    """One uploaded file: who owns it, what it is called and is, and its S3 object."""
+    """One uploaded file: who owns it, what it is called and is, and its S3 object.
 
+    URLs name a file by its public_id, never by its pk: a sequential id would tell anyone
+    how many files the site holds and invite guessing.
+    """
+
+    # Unique index: every library URL looks a file up by it.
+    public_id = models.CharField(max_length=PUBLIC_ID_LENGTH, unique=True,
+                                 default=new_public_id, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                               related_name="files")
     title = models.CharField(max_length=200, blank=True)
     original_name = models.CharField(
-        max_length=255, help_text="The uploaded file's name, reduced to a safe basename.")
+        max_length=255,
+        help_text="The file's name as the user gave it (see files.display_name); the S3 "
+                  "key holds a sanitised form.")
     # 255: "uploads/<32 hex>/" + a name of at most files.MAX_NAME_LENGTH + a collision suffix.
     file = models.FileField(upload_to=files.upload_to, max_length=255)
     size = models.PositiveBigIntegerField(help_text="In bytes.")
@@ -57,7 +79,7 @@ class File(models.Model):
         return self.title or self.original_name
 
     def get_absolute_url(self):
-        return reverse("library:detail", args=[self.pk])
+        return reverse("library:detail", args=[self.public_id])
 
     @property
     def inline(self):
@@ -70,13 +92,22 @@ class File(models.Model):
         return self.facts_recorded_at is None
 
     @property
+    def type_from_name(self):
+        """The type the file's name suggests, whatever its bytes are.
+
+        Not content_type, which is already octet-stream when a name claims an image type
+        the bytes do not carry (fake.png holding text).
+        """
+        return files.type_from_name(self.original_name)
+
+    @property
     def type_disagrees(self):
-        """Whether the bytes show a type other than the one stored from the name.
+        """Whether the bytes show a type other than the one the name suggests.
 
         Only a clear contradiction counts: no type on either side (octet-stream) says
         nothing, text fits any textual type, and a ZIP any format built on ZIP.
         """
-        detected, declared = self.detected_type, self.content_type
+        detected, declared = self.detected_type, self.type_from_name
         if self.facts_pending or detected == declared or files.OCTET_STREAM in (detected,
                                                                                 declared):
             return False

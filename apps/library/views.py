@@ -18,9 +18,9 @@ from .tasks import enqueue_file_facts
 PAGE_SIZE = 25
 
 
-def _own_file(request, pk):
-    """The requesting user's file `pk`; 404 for anyone else's, so ids reveal nothing."""
-    return get_object_or_404(File, pk=pk, owner=request.user)
+def _own_file(request, public_id):
+    """The requesting user's file `public_id`; 404 for anyone else's, so ids reveal nothing."""
+    return get_object_or_404(File, public_id=public_id, owner=request.user)
 
 
 @login_required
@@ -55,24 +55,24 @@ def upload(request):
 
 @login_required
 @require_safe
-def detail(request, pk):
+def detail(request, public_id):
     """One file's details, with download and delete links."""
-    return render(request, "library/file_detail.html", {"file": _own_file(request, pk)})
+    return render(request, "library/file_detail.html", {"file": _own_file(request, public_id)})
 
 
 @never_cache  # the redirect holds a URL that expires; nothing may keep it longer
 @login_required
 @require_safe
-def download(request, pk):
+def download(request, public_id):
     """Redirect to a short-lived presigned S3 URL: the bytes never pass through this node."""
-    return redirect(_own_file(request, pk).download_url())
+    return redirect(_own_file(request, public_id).download_url())
 
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-def delete(request, pk):
+def delete(request, public_id):
     """GET asks for confirmation; POST deletes the row and its S3 object."""
-    file = _own_file(request, pk)
+    file = _own_file(request, public_id)
     if request.method == "POST":
         # Its own savepoint: if S3 refuses the object's deletion, the row comes back even
         # inside a caller's transaction.

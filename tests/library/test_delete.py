@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_get_asks_for_confirmation_and_deletes_nothing(user_client, stored_file, s3):
-    response = user_client.get(reverse("library:delete", args=[stored_file.pk]))
+    response = user_client.get(reverse("library:delete", args=[stored_file.public_id]))
     assert response.status_code == 200
     assert b'<form method="post">' in response.content
     assert File.objects.filter(pk=stored_file.pk).exists()
@@ -19,17 +19,17 @@ def test_get_asks_for_confirmation_and_deletes_nothing(user_client, stored_file,
 
 
 def test_post_deletes_the_row(user_client, stored_file):
-    user_client.post(reverse("library:delete", args=[stored_file.pk]))
+    user_client.post(reverse("library:delete", args=[stored_file.public_id]))
     assert not File.objects.filter(pk=stored_file.pk).exists()
 
 
 def test_post_deletes_the_s3_object(user_client, stored_file, s3):
-    user_client.post(reverse("library:delete", args=[stored_file.pk]))
+    user_client.post(reverse("library:delete", args=[stored_file.public_id]))
     assert not object_exists(s3, stored_file.file.name)
 
 
 def test_post_redirects_to_the_list_with_a_message(user_client, stored_file):
-    response = user_client.post(reverse("library:delete", args=[stored_file.pk]), follow=True)
+    response = user_client.post(reverse("library:delete", args=[stored_file.public_id]), follow=True)
     assert response.redirect_chain == [(reverse("library:list"), 302)]
     assert f"Deleted {stored_file}." in [str(m) for m in response.context["messages"]]
 

@@ -19,7 +19,7 @@ TEXT = b"plain text, served as an attachment\n"
 def download(client, name, data):
     """Upload `data` as `name`, then ask for its download: the redirect response."""
     upload(client, name, data)
-    return client.get(reverse("library:download", args=[File.objects.latest("pk").pk]))
+    return client.get(reverse("library:download", args=[File.objects.latest("pk").public_id]))
 
 
 def test_download_redirects_to_a_presigned_s3_url(user_client, settings):
@@ -35,7 +35,7 @@ def test_the_url_expires_after_the_configured_time(user_client, settings):
     settings.STRATUS_DOWNLOAD_URL_EXPIRY = 600
     upload(user_client, "notes.txt", TEXT)
     before = int(time.time())
-    response = user_client.get(reverse("library:download", args=[File.objects.get().pk]))
+    response = user_client.get(reverse("library:download", args=[File.objects.get().public_id]))
     after = int(time.time())
     # SigV2 states a moment, not a duration: allow for the second the request may span.
     assert 600 <= expiry_seconds(response.url, before) <= 600 + after - before

@@ -23,6 +23,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 TEXT = b"hello, library\n" * 40
 PENDING = "being checked…"
+#: The detail page's warning, as its stylesheet class.
+WARNING = 'class="warning"'
 
 
 def unique(name):
@@ -64,7 +66,7 @@ def upload_ok(client, name, data):
 
 
 def detail(client, file):
-    response = client.get(reverse("library:detail", args=[file.pk]))
+    response = client.get(reverse("library:detail", args=[file.public_id]))
     assert response.status_code == 200
     return response.content.decode()
 
@@ -78,6 +80,8 @@ def test_the_worker_records_checksum_and_type_and_the_page_shows_them(
     file = upload_ok(user_client, unique(name), data)
     assert file.facts_pending
     assert PENDING in detail(user_client, file)
+    assert '<span class="pending" role="status">being checked…</span>' in detail(
+        user_client, file)
 
     run_worker()
 
@@ -128,7 +132,39 @@ def test_the_page_says_when_the_contents_disagree_with_the_name(user_client, tas
     run_worker()
     file.refresh_from_db()
     assert file.type_disagrees
-    assert "the contents are text/plain, not application/pdf" in detail(user_client, file)
+    assert "its contents are text/plain, not application/pdf as the name says" in detail(
+        user_client, file)
+
+
+def test_a_png_name_on_plain_text_is_warned_about_once_facts_are_recorded(
+        user_client, tasks, run_worker):
+    # The stored type is already octet-stream (no PNG signature); the warning compares
+    # what the name suggests, image/png, with what the bytes show.
+    file = upload_ok(user_client, unique("fake.png"), b"just some text, not a picture\n")
+    assert file.content_type == "application/octet-stream"
+    assert WARNING not in detail(user_client, file)  # nothing is known yet
+
+    run_worker()
+
+    page = detail(user_client, file)
+    assert WARNING in page
+    assert "its contents are text/plain, not image/png as the name says" in page
+
+
+def test_a_real_png_shows_no_warning(user_client, tasks, run_worker):
+    file = upload_ok(user_client, unique("dot.png"), tiny_png())
+    run_worker()
+    file.refresh_from_db()
+    assert file.detected_type == "image/png"
+    assert WARNING not in detail(user_client, file)
+
+
+def test_the_list_marks_a_file_whose_contents_differ(user_client, tasks, run_worker):
+    upload_ok(user_client, unique("fake.png"), b"plain text\n")
+    upload_ok(user_client, unique("dot.png"), tiny_png())
+    run_worker()
+    page = user_client.get(reverse("library:list")).content.decode()
+    assert page.count("contents differ") == 1
 
 
 def test_running_the_task_twice_leaves_the_same_row(user_client, tasks, run_worker,
@@ -159,7 +195,7 @@ def test_a_title_edited_before_the_task_runs_is_kept(user_client, tasks, run_wor
 def test_a_file_deleted_before_the_task_runs_ends_it_quietly(user_client, tasks, run_worker,
                                                              enqueued, caplog):
     file = upload_ok(user_client, unique("notes.txt"), TEXT)
-    response = user_client.post(reverse("library:delete", args=[file.pk]))
+    response = user_client.post(reverse("library:delete", args=[file.public_id]))
     assert response.status_code == 302
     caplog.set_level(logging.INFO, logger="apps.library.tasks")
 

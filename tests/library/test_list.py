@@ -29,7 +29,7 @@ def test_the_list_hides_other_users_files(user_client, user, other_user):
 
 def test_the_list_links_each_file_to_its_page(user_client, user):
     [row] = make_rows(user, 1)
-    assert reverse("library:detail", args=[row.pk]).encode() in user_client.get(LIST).content
+    assert reverse("library:detail", args=[row.public_id]).encode() in user_client.get(LIST).content
 
 
 def test_the_list_shows_sizes_in_human_units(user_client, user):

@@ -34,6 +34,6 @@ def test_upload_with_s3_down_is_the_503_page_and_stores_nothing(user_client, tak
 def test_delete_with_s3_down_is_the_503_page_and_keeps_the_file(user_client, stored_file,
                                                                 take_s3_down):
     take_s3_down()
-    response = user_client.post(f"/library/{stored_file.pk}/delete/")
+    response = user_client.post(f"/library/{stored_file.public_id}/delete/")
     assert response.status_code == 503
     assert File.objects.filter(pk=stored_file.pk).exists()
