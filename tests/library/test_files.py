@@ -27,6 +27,47 @@ def test_safe_name_keeps_only_a_safe_basename(name, expected):
     assert files.safe_name(name) == expected
 
 
+@pytest.mark.parametrize("name", [
+    "Résumé 2026 — été.pdf",
+    "<script>alert(1)<script>.txt",
+    'my "quoted" 100% file; v2.txt',
+    "日本語のファイル.txt",
+    "  spaced  inside  .txt",
+    "📄 emoji.png",
+])
+def test_display_name_keeps_a_name_as_given(name):
+    assert files.display_name(name) == name.strip()
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("../../etc/passwd", "passwd"),
+    ("C:\\Users\\me\\report.pdf", "report.pdf"),
+    ("evil\x00.txt", "evil.txt"),
+    ("tab\there\n.txt", "tabhere.txt"),
+    ("invoice\u202egnp.exe", "invoicegnp.exe"),
+    ("line\u2028break.txt", "linebreak.txt"),
+    ("e\u0301te\u0301.txt", "été.txt"),
+])
+def test_display_name_drops_directories_and_unprintable_characters(name, expected):
+    assert files.display_name(name) == expected
+
+
+@pytest.mark.parametrize("name", ["", "..", ".", "/", "dir/", "\x00\x01"])
+def test_display_name_falls_back_to_file_when_nothing_is_left(name):
+    assert files.display_name(name) == "file"
+
+
+def test_display_name_bounds_a_long_name_in_bytes_and_keeps_its_extension():
+    name = files.display_name("é" * 300 + ".pdf")
+    assert len(name.encode()) <= files.MAX_DISPLAY_NAME_BYTES
+    assert name == "é" * 125 + ".pdf"
+
+
+def test_display_name_never_cuts_a_character_in_half():
+    name = files.display_name("😀" * 100)
+    assert name == "😀" * 63
+
+
 @pytest.mark.parametrize("name", ["", "..", "/", "../..", "...", "???", "dir/"])
 def test_safe_name_falls_back_to_file_when_nothing_is_left(name):
     assert files.safe_name(name) == "file"
@@ -94,6 +135,17 @@ def test_disposition_inline():
 def test_disposition_of_a_non_ascii_name_adds_the_rfc_5987_form():
     assert files.content_disposition("résumé.pdf") == (
         "attachment; filename=\"resume.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf")
+
+
+def test_disposition_fallback_keeps_spaces_and_drops_what_clients_misread():
+    assert files.content_disposition('Résumé 2026 — "été" 50%.pdf') == (
+        'attachment; filename="Resume 2026 ete 50.pdf"; '
+        "filename*=UTF-8''R%C3%A9sum%C3%A9%202026%20%E2%80%94%20%22%C3%A9t%C3%A9%22%2050%25.pdf")
+
+
+def test_type_from_name_ignores_the_bytes():
+    assert files.type_from_name("fake.png") == "image/png"
+    assert files.content_type_for("fake.png", b"text") == "application/octet-stream"
 
 
 def test_disposition_of_a_name_with_no_ascii_letters_falls_back_to_file():

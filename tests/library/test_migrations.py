@@ -1,0 +1,56 @@
+"""The library's migrations on a database that already holds files."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from apps.library.models import PUBLIC_ID_LENGTH, File
+
+# Migrating needs real transactions, not the test's own.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+#: The last migration before files had public ids.
+BEFORE_PUBLIC_IDS = ("library", "0003_original_name_as_given")
+
+
+def migrate_to(*targets):
+    """Migrate the test database to `targets`; the historical apps at that state."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(list(targets))
+    return executor.loader.project_state(list(targets)).apps
+
+
+def migrate_to_latest():
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.fixture
+def rows_before_public_ids(django_user_model):
+    """Fifty files written before public ids existed; the database migrated to the latest
+    once the test is done with it, whatever happens."""
+    old_apps = migrate_to(BEFORE_PUBLIC_IDS)
+    OldFile = old_apps.get_model("library", "File")
+    owner = django_user_model.objects.create_user("legacy")
+    OldFile.objects.bulk_create(
+        OldFile(owner_id=owner.pk, original_name=f"old_{i}.txt",
+                file=f"uploads/test/old_{i}.txt", size=1, content_type="text/plain")
+        for i in range(50))
+    yield
+    migrate_to_latest()
+
+
+def test_existing_files_get_distinct_random_public_ids(rows_before_public_ids):
+    migrate_to_latest()
+    ids = list(File.objects.values_list("public_id", flat=True))
+    assert len(ids) == len(set(ids)) == 50
+    assert all(re.fullmatch(rf"[A-Za-z0-9_-]{{{PUBLIC_ID_LENGTH}}}", id) for id in ids)
+
+
+def test_existing_files_keep_their_names(rows_before_public_ids):
+    migrate_to_latest()
+    assert sorted(File.objects.values_list("original_name", flat=True)) == sorted(
+        f"old_{i}.txt" for i in range(50))
+
