@@ -44,6 +44,9 @@ INLINE_SIGNATURES = {
 #: Bytes read to check a signature (WebP's is the longest: 12).
 SIGNATURE_BYTES = 16
 
+#: How browsers escape three characters in a multipart file name, and what they stand for.
+_FORM_DATA_ESCAPES = {"%22": '"', "%0A": "\n", "%0D": "\r"}
+
 #: mimetypes reports "x.txt.gz" as text/plain with gzip encoding; the file itself is a
 #: gzip archive, so it is typed as one (the mapping Django's FileResponse uses).
 _ENCODING_TYPES = {
@@ -65,6 +68,10 @@ def display_name(name):
     Shortened to MAX_DISPLAY_NAME_BYTES keeping its extension; "file" if nothing is left.
     Markup is kept as text: templates escape it.
     """
+    # Browsers send a double quote in a file's name as %22, LF and CR as %0A and %0D (the
+    # WHATWG form-data encoding): undone, so the quote is kept and the others go below.
+    for sent, meant in _FORM_DATA_ESCAPES.items():
+        name = str(name).replace(sent, meant)
     basename = re.split(r"[/\\]", str(name))[-1]
     basename = "".join(char for char in basename if char.isprintable()).strip()
     basename = unicodedata.normalize("NFC", basename)

@@ -1,10 +1,38 @@
 """A person in Chromium: sign up, upload, list, download, delete, log out and back in."""
 
+import re
+
 import pytest
+
+# The task backend on fresh queues and an in-process worker, for the file-facts journey.
+from tests.tasks.conftest import run_worker, task_options, tasks  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "a-Long-enough-passw0rd"
+ACCENTED = "Résumé 2026 — été.pdf"
+#: Markup a file on disk can be called (no slash): it must show as text, never as an element.
+MARKUP = '<img src=x onerror="document.title=1">.txt'
+#: Widths the screenshots are taken at: a laptop and a phone.
+WIDTHS = {"wide": 1280, "narrow": 390}
+#: A library file URL: a 22-character public id, never a number.
+FILE_URL = re.compile(r"/library/[A-Za-z0-9_-]{22}/")
+
+
+@pytest.fixture
+def screenshots(tmp_path_factory):
+    """Call it with a label to save full-page screenshots of the page at each of WIDTHS
+    (under pytest's temporary directory, for a person to look at)."""
+    folder = tmp_path_factory.mktemp("screenshots")
+
+    def take(page, label):
+        size = page.viewport_size
+        for name, width in WIDTHS.items():
+            page.set_viewport_size({"width": width, "height": 800})
+            page.screenshot(path=folder / f"{label}-{name}.png", full_page=True)
+        page.set_viewport_size(size)
+
+    return take
 
 
 def sign_up(page, username):
@@ -22,7 +50,7 @@ def upload(page, path, title=""):
     if title:
         page.fill("input[name=title]", title)
     page.click("main button:has-text('Upload')")
-    page.wait_for_url("**/library/*/")
+    page.wait_for_url(FILE_URL)
 
 
 def test_sign_up_upload_download_delete(page, tmp_path):
@@ -74,3 +102,80 @@ def test_an_empty_file_gets_a_form_error_in_the_page(page, tmp_path):
     page.click("main button:has-text('Upload')")
     assert "/library/upload/" in page.url
     assert "empty" in page.inner_text("main").lower()
+
+
+def test_a_file_keeps_its_name_as_given(page, tmp_path, screenshots):
+    sign_up(page, "accented")
+    resume = tmp_path / ACCENTED
+    resume.write_bytes(b"%PDF-1.7\n")
+    upload(page, resume)
+    assert page.inner_text("h1") == ACCENTED
+    assert ACCENTED in page.inner_text("main dl")
+    screenshots(page, "detail-accented")
+
+    page.goto("/library/")
+    row = page.locator("tbody tr")
+    assert ACCENTED in row.inner_text()
+    assert FILE_URL.fullmatch(row.locator("a").first.get_attribute("href"))
+    screenshots(page, "list-accented")
+    page.set_viewport_size({"width": WIDTHS["narrow"], "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS["narrow"]
+    page.set_viewport_size({"width": WIDTHS["wide"], "height": 800})
+
+    row.locator("a").first.click()
+    with page.expect_download() as caught:
+        page.click("a:has-text('Download')")
+    assert caught.value.suggested_filename == ACCENTED
+
+
+def test_markup_in_a_name_shows_as_text(page):
+    sign_up(page, "marked")
+    page.goto("/library/upload/")
+    page.set_input_files("input[name=file]", files=[
+        {"name": MARKUP, "mimeType": "text/plain", "buffer": b"harmless\n"}])
+    page.click("main button:has-text('Upload')")
+    page.wait_for_url(FILE_URL)
+    assert page.inner_text("h1") == MARKUP
+    assert page.locator("main img").count() == 0
+    assert page.title() != "1"
+
+
+def test_a_png_name_on_text_is_warned_about_once_its_facts_are_recorded(
+        page, tmp_path, tasks, run_worker, screenshots):
+    sign_up(page, "wary")
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(b"this is plain text, not a picture\n")
+    upload(page, fake)
+    pending = page.locator(".pending")
+    assert pending.is_visible() and pending.inner_text() == "being checked…"
+    assert page.locator(".warning").count() == 0
+    screenshots(page, "detail-pending")
+
+    run_worker()
+    page.reload()
+    warning = page.locator(".warning")
+    assert warning.is_visible()
+    assert "contents are text/plain, not image/png as the name says" in warning.inner_text()
+    assert page.locator(".pending").count() == 0
+    # Styled, not bare text: the stylesheet gives it a background and a border.
+    style = warning.evaluate(
+        "e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).borderLeftWidth]")
+    assert style[0] != "rgba(0, 0, 0, 0)" and style[1] != "0px"
+    screenshots(page, "detail-warning")
+
+    page.goto("/library/")
+    assert "contents differ" in page.locator("tbody tr").inner_text()
+    screenshots(page, "list-warning")
+
+
+def test_a_real_png_is_not_warned_about(page, tmp_path, tasks, run_worker):
+    from tests.library.helpers import tiny_png
+
+    sign_up(page, "trusting")
+    dot = tmp_path / "dot.png"
+    dot.write_bytes(tiny_png())
+    upload(page, dot)
+    run_worker()
+    page.reload()
+    assert "image/png" in page.inner_text("main dl")
+    assert page.locator(".warning, .pending").count() == 0

@@ -123,6 +123,12 @@ def test_markup_in_a_name_reaches_the_download_exactly(user_client):
     assert disposition_name(fetch(url)[1]["Content-Disposition"]) == MARKUP
 
 
+def test_a_double_quote_sent_as_browsers_encode_it_is_kept(user_client):
+    # WHATWG's multipart/form-data encoding sends " in a file name as %22.
+    file = uploaded(user_client, "say %22cheese%22.txt", raw=True)
+    assert file.original_name == 'say "cheese".txt'
+
+
 def test_control_and_bidi_characters_never_reach_the_name(user_client):
     file = uploaded(user_client, "invoice\u202egnp.exe\x07", raw=True)
     assert file.original_name == "invoicegnp.exe"
