@@ -70,9 +70,10 @@ def display_name(name):
     """
     # Browsers send a double quote in a file's name as %22, LF and CR as %0A and %0D (the
     # WHATWG form-data encoding): undone, so the quote is kept and the others go below.
+    name = str(name)
     for sent, meant in _FORM_DATA_ESCAPES.items():
-        name = str(name).replace(sent, meant)
-    basename = re.split(r"[/\\]", str(name))[-1]
+        name = name.replace(sent, meant)
+    basename = re.split(r"[/\\]", name)[-1]
     basename = "".join(char for char in basename if char.isprintable()).strip()
     basename = unicodedata.normalize("NFC", basename)
     if basename in ("", ".", ".."):

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from . import files
 
-#: Random bytes in a public id: 128 bits, as many as a UUID4's 122 and more, so ids can
-#: be neither guessed nor counted.
+#: Random bytes in a public id: 128 bits (a UUID4 has 122), so ids can be neither
+#: guessed nor counted.
 PUBLIC_ID_BYTES = 16
 #: Characters of a public id: PUBLIC_ID_BYTES in URL-safe base64, without padding.
 PUBLIC_ID_LENGTH = 22
@@ -51,8 +51,7 @@ class File(models.Model):
     title = models.CharField(max_length=200, blank=True)
     original_name = models.CharField(
         max_length=255,
-        help_text="The file's name as the user gave it (see files.display_name); the S3 "
-                  "key holds a sanitised form.")
+        help_text="The file's name as its user gave it; the S3 key holds a sanitised form.")
     # 255: "uploads/<32 hex>/" + a name of at most files.MAX_NAME_LENGTH + a collision suffix.
     file = models.FileField(upload_to=files.upload_to, max_length=255)
     size = models.PositiveBigIntegerField(help_text="In bytes.")

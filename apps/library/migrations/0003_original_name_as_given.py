@@ -16,6 +16,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='file',
             name='original_name',
-            field=models.CharField(help_text="The file's name as the user gave it (see files.display_name); the S3 key holds a sanitised form.", max_length=255),
+            field=models.CharField(help_text="The file's name as its user gave it; the S3 key holds a sanitised form.", max_length=255),
         ),
     ]
