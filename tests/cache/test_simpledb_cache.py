@@ -368,7 +368,12 @@ def test_values_are_pickled_even_integers(cache):
 
 # -- options --------------------------------------------------------------------------------
 @pytest.mark.parametrize("options, message", [
-    ({"MAX_ENTRIES": 10}, "Unknown SimpleDBCache OPTIONS: MAX_ENTRIES"),
+    ({"MAX_ENTRY": 10}, "Unknown SimpleDBCache OPTIONS: MAX_ENTRY"),
+    ({"MAX_ENTRIES": 0}, "MAX_ENTRIES"),
+    ({"MAX_ENTRIES": "300"}, "MAX_ENTRIES"),
+    ({"CULL_FREQUENCY": -1}, "CULL_FREQUENCY"),
+    ({"MAX_ENTRIES": 10, "CULL_FREQUENCY": True}, "CULL_FREQUENCY"),
+    ({"MAX_VALUE_BYTES": 0}, "MAX_VALUE_BYTES"),
     ({"CONSISTENT_READ": "yes"}, "CONSISTENT_READ"),
     ({"COMPRESS_MIN_BYTES": -1}, "COMPRESS_MIN_BYTES"),
     ({"COMPRESS_MIN_BYTES": True}, "COMPRESS_MIN_BYTES"),

@@ -1,0 +1,16 @@
+"""Django's cache on Amazon SimpleDB.
+
+    CACHES = {"default": {
+        "BACKEND": "storage_backends.simpledb.cache.SimpleDBCache",
+        "LOCATION": "stratus-cache",          # the SimpleDB domain (provision_aws makes it)
+        "OPTIONS": {"ON_ERROR": "degrade"},   # see options.DEFAULT_OPTIONS
+    }}
+
+`backend` holds the cache's semantics (SimpleDBCache), `records` the signed record format,
+`culling` bulk deletes and MAX_ENTRIES, `options` the OPTIONS and their checks.
+"""
+
+from .backend import Contended, SimpleDBCache
+from .records import FOREVER
+
+__all__ = ["Contended", "FOREVER", "SimpleDBCache"]
