@@ -266,7 +266,7 @@ class SimpleDBCache(BaseCache):
     def _wrote(self, count=1):
         """After entries were written: cull the domain if MAX_ENTRIES says it is due.
         Culling is housekeeping: its failures are logged, never raised."""
-        if self._culler is None or not self._culler.due(count):
+        if self._culler is None or not self._culler.due(self._now(), count):
             return
         try:
             deleted = self._culler.cull(self._records, self._sweeper, self.clear,

@@ -19,7 +19,6 @@ per 2,500 entries) and one BatchDeleteAttributes per 25 entries deleted.
 """
 
 import threading
-import time
 
 from ..client import MAX_BATCH_ITEMS, SPILLED, quote_name, quote_value
 from .records import EXPIRES
@@ -80,24 +79,24 @@ class Sweeper:
 
 class Culler:
     """Keeps a cache's domain near MAX_ENTRIES (see the module docstring). One per cache
-    object; `clock` is monotonic seconds."""
+    object."""
 
-    def __init__(self, max_entries, frequency, clock=time.monotonic):
+    def __init__(self, max_entries, frequency):
         self.max_entries = max_entries
         self.frequency = frequency
         self.check_writes = max(1, min(CHECK_WRITES, max_entries // 10))
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._checked_at = None
+        self._lock = threading.Lock()  # Django shares a cache object within a thread only,
+        self._checked_at = None        # but nothing stops a project sharing one wider.
         self._writes = 0
 
-    def due(self, writes=1):
-        """Count `writes` just made; whether the domain's size should be checked now."""
+    def due(self, now, writes=1):
+        """Count `writes` just made; whether the domain's size should be checked at `now`
+        (epoch seconds): on the first write, after check_writes writes, or CHECK_SECONDS
+        after the last check."""
         with self._lock:
             self._writes += writes
-            now = self._clock()
             if (self._checked_at is not None and self._writes < self.check_writes
-                    and now - self._checked_at < CHECK_SECONDS):
+                    and abs(now - self._checked_at) < CHECK_SECONDS):
                 return False
             self._checked_at, self._writes = now, 0
             return True
