@@ -49,3 +49,10 @@ def overwrite(cache, key, attributes):
     aws.client("sdb").put_attributes(
         DomainName=cache.domain, ItemName=record_name(cache, key),
         Attributes=[{"Name": k, "Value": v, "Replace": True} for k, v in attributes.items()])
+
+
+def spilled_objects(cache, key):
+    """The S3 keys of the objects spilled for `key`'s record."""
+    folder = cache._codec.spill.folder(record_name(cache, key))
+    listing = aws.client("s3").list_objects_v2(Bucket=cache._codec.spill.bucket, Prefix=folder)
+    return [item["Key"] for item in listing.get("Contents", [])]
