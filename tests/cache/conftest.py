@@ -28,6 +28,17 @@ def make_cache(settings):
 
 
 @pytest.fixture
+def own_domain():
+    """A fresh, empty domain on the local stack for one test, deleted afterwards (request
+    it before make_cache, so that the caches are cleared before it goes)."""
+    name = f"test-cache-{uuid.uuid4().hex[:12]}"
+    sdb = aws.client("sdb")
+    sdb.create_domain(DomainName=name)
+    yield name
+    sdb.delete_domain(DomainName=name)
+
+
+@pytest.fixture
 def cache(make_cache):
     return make_cache()
 
