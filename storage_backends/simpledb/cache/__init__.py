@@ -7,10 +7,12 @@
     }}
 
 `backend` holds the cache's semantics (SimpleDBCache), `records` the signed record format,
-`culling` bulk deletes and MAX_ENTRIES, `options` the OPTIONS and their checks.
+`swaps` its conditional read-modify-writes, `culling` bulk deletes and MAX_ENTRIES,
+`options` the OPTIONS and their checks.
 """
 
-from .backend import Contended, SimpleDBCache
+from .backend import SimpleDBCache
 from .records import FOREVER
+from .swaps import Contended
 
 __all__ = ["Contended", "FOREVER", "SimpleDBCache"]

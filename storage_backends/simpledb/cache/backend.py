@@ -1,7 +1,8 @@
 """SimpleDBCache: Django's cache contract on records of one SimpleDB domain.
 
-The record format (signed, pickled values) is in records.py, bulk deletes and culling in
-culling.py, the options in options.py; this module holds the cache's semantics.
+The record format (signed, pickled values) is in records.py, conditional read-modify-writes
+in swaps.py, bulk deletes and culling in culling.py, the options in options.py; this module
+holds the cache's semantics: keys, timeouts, errors, and which call each operation makes.
 
 **Calls** (each a SimpleDB round trip): get, set, delete, has_key 1; add 1 when the key is
 free (2 when a live entry refuses it, 3 when it replaces an expired or unverifiable one);
@@ -17,9 +18,9 @@ S3 calls, beside the SimpleDB budget; writes that do not spill make none.
 
 **Unverifiable records.** A record whose signature does not verify (tampered, or signed
 with a key since retired without a fallback) or whose value cannot be read is absent to
-every operation: get misses; add overwrites it; incr/decr and touch delete it and answer
-as for a missing key. Such writes are conditional on the record's generation as read, so
-a writer that replaced it meanwhile is never clobbered.
+every operation but has_key: get misses; add overwrites it; incr/decr and touch delete it
+and answer as for a missing key (see swaps.py). Such writes are conditional on the record
+as read, so a writer that replaced it meanwhile is never clobbered.
 
 **Errors.** With ON_ERROR "degrade" (the default) a read that fails is a miss and a write
 that fails returns False, both logged at WARNING, so the site keeps serving with SimpleDB
@@ -35,7 +36,6 @@ import hashlib
 import logging
 import math
 import pickle
-import random
 import threading
 import time
 
@@ -50,7 +50,6 @@ from ..client import (
     MAX_ATTRIBUTE_BYTES,
     MAX_BATCH_ITEMS,
     SPILLED,
-    Absent,
     ConditionFailed,
     Present,
     S3Spill,
@@ -62,20 +61,20 @@ from ..client import (
     quote_name,
     quote_value,
 )
-from .culling import Culler, Sweeper
+from .culling import Sweeper, culler_for
 from .options import cache_options
 from .records import (
+    EXPIRES,
     FOREVER,
     MARKER,
     MISSING,
     OWN_ATTRIBUTES,
     PREFIX,
     RecordFormat,
-    as_seen,
     expiry_text,
     live,
-    stale_generations,
 )
+from .swaps import DELETE, DISCARD, RecordSwaps
 
 logger = logging.getLogger(__name__)
 
@@ -84,22 +83,9 @@ logger = logging.getLogger(__name__)
 #: half of that leaves room.
 MAX_BATCH_BYTES = 512 * 1024
 
-#: Compare-and-swap attempts (incr/decr, touch, add over an expired entry) before giving up,
-#: and the cap of the random pause between attempts (doubling from 1 ms).
-CAS_ATTEMPTS = 50
-CAS_MAX_PAUSE_SECONDS = 0.05
-
-_KEEP = object()
-_DELETE = object()
-_DISCARD = object()  # delete an unverifiable or unreadable record, then answer "missing"
-
 #: Domains whose being full this process has logged (once each, see _failed).
 _full_domains = set()
 _full_domains_lock = threading.Lock()
-
-
-class Contended(SimpleDBError):
-    """A compare-and-swap kept losing to other writers of the same key."""
 
 
 class SimpleDBCache(BaseCache):
@@ -137,7 +123,8 @@ class SimpleDBCache(BaseCache):
         self._signing_keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
         self._culler = None
         if options["MAX_ENTRIES"] is not None:
-            self._culler = Culler(options["MAX_ENTRIES"], options["CULL_FREQUENCY"])
+            self._culler = culler_for(location, options["MAX_ENTRIES"],
+                                      options["CULL_FREQUENCY"])
         # BaseCache's own figures, for code that reads them: None when unbounded.
         self._max_entries = options["MAX_ENTRIES"]
         self._cull_frequency = options["CULL_FREQUENCY"]
@@ -161,6 +148,11 @@ class SimpleDBCache(BaseCache):
     @cached_property
     def _format(self):
         return RecordFormat(self.domain, self.key_prefix, self._signing_keys, self._codec)
+
+    @cached_property
+    def _swaps(self):
+        return RecordSwaps(lambda: self._records, self._format, self._now_ms,
+                           self._discard_spilled)
 
     @cached_property
     def _sweeper(self):
@@ -318,7 +310,7 @@ class SimpleDBCache(BaseCache):
                 current = self._records.get(name, consistent=True)
                 return not self._format.usable(name, current, self._now_ms())
             attributes = self._encode(name, payload, expires, version)
-            added = self._add(name, attributes)
+            added = self._swaps.add(name, attributes)
         except SimpleDBError as error:
             return self._failed("add", key, error, False)
         if added:
@@ -326,93 +318,19 @@ class SimpleDBCache(BaseCache):
             self._wrote()
         return added
 
-    def _add(self, name, attributes):
-        """Put the record unless a live entry this cache signed holds the name; whether it
-        was put."""
-        for attempt in range(CAS_ATTEMPTS):
-            try:
-                self._records.put(name, attributes, expect=Absent(MARKER))
-                return True
-            except ConditionFailed:
-                pass
-            # Something is there: replace it only if it is expired or unverifiable (the
-            # whole record is read: the signature covers it), and only as we saw it.
-            current = self._records.get(name, consistent=True)
-            if self._format.usable(name, current, self._now_ms()):
-                return False
-            if current:
-                if live(current, self._now_ms()):
-                    logger.warning("cache entry has a bad signature, replaced by add: "
-                                   "domain=%s record=%s", self.domain, name)
-                expect = self._as_seen(name, current)
-                if expect is None:
-                    continue  # a hand-made generation was cleaned: read again
-                try:
-                    self._records.put(name, attributes, expect=expect)
-                    return True
-                except ConditionFailed:
-                    pass
-            _pause(attempt)
-        return False  # others keep writing this key: it is theirs
-
-    def _as_seen(self, name, current):
-        """The condition that the record is still as `current` shows it, or None after
-        deleting the values of a multi-valued generation (no condition can name it)."""
-        expect = as_seen(current)
-        if expect is None:
-            self._records.delete_pairs(name, stale_generations(current))
-        return expect
-
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
         name = self._name(key, version)
         expires = self._expiry(timeout)
 
         def touched(current):
             if expires is None:  # a timeout of 0 or less: the entry goes
-                return True, _DELETE
+                return True, DELETE
             return True, self._format.retimed(name, current, expires)
 
         try:
-            return self._cas(name, key, touched, missing=lambda: False)
+            return self._swaps.swap(name, key, touched, missing=lambda: False)
         except SimpleDBError as error:
             return self._failed("touch", key, error, False)
-
-    def _cas(self, name, key, change, missing):
-        """Compare-and-swap: read the record consistently, and write what `change` makes
-        of it unless someone wrote in between (then read again, up to CAS_ATTEMPTS).
-
-        `change(record)` returns (result, what to write: attributes, _DELETE, _DISCARD or
-        _KEEP); `missing()` gives the result for a missing or expired entry, and for an
-        unverifiable or unreadable one, which is deleted first (conditionally).
-        """
-        for attempt in range(CAS_ATTEMPTS):
-            current = self._records.get(name, consistent=True)
-            if not live(current, self._now_ms()):
-                return missing()
-            if self._format.verified(name, current):
-                result, changed = change(current)
-            else:
-                logger.warning("cache entry has a bad signature, deleted: domain=%s record=%s",
-                               self.domain, name)
-                result, changed = None, _DISCARD
-            if changed is _KEEP:
-                return result
-            expect = self._as_seen(name, current)
-            if expect is None:
-                continue
-            try:
-                if changed is _DELETE or changed is _DISCARD:
-                    self._records.delete(name, expect=expect)
-                else:
-                    self._records.put(name, changed, expect=expect)
-            except ConditionFailed:
-                _pause(attempt)
-                continue
-            if changed is _DELETE or changed is _DISCARD:
-                self._discard_spilled([name])
-            return missing() if changed is _DISCARD else result
-        raise Contended(f"{CAS_ATTEMPTS} attempts to change cache key {key!r} all lost to "
-                        f"other writers")
 
     def delete(self, key, version=None):
         name = self._name(key, version)
@@ -428,7 +346,7 @@ class SimpleDBCache(BaseCache):
     def has_key(self, key, version=None):
         name = self._name(key, version)
         try:
-            return live(self._records.get(name, [MARKER, "x"], consistent=self._consistent),
+            return live(self._records.get(name, [MARKER, EXPIRES], consistent=self._consistent),
                         self._now_ms())
         except SimpleDBError as error:
             return self._failed("has_key", key, error, False)
@@ -510,12 +428,12 @@ class SimpleDBCache(BaseCache):
         def incremented(current):
             value = self._load(name, current)
             if value is MISSING:  # signed, but its value cannot be read back
-                return None, _DISCARD
+                return None, DISCARD
             new_value = value + delta
-            return new_value, self._encode(name, self._dumps(new_value), current["x"],
+            return new_value, self._encode(name, self._dumps(new_value), current[EXPIRES],
                                            version)
 
-        return self._cas(name, key, incremented, missing)
+        return self._swaps.swap(name, key, incremented, missing)
 
     def clear(self):
         """Delete every entry of this cache's KEY_PREFIX (any version); other prefixes stay."""
@@ -565,7 +483,3 @@ def _batches(records):
     if batch:
         yield batch
 
-
-def _pause(attempt):
-    """A random pause before another compare-and-swap attempt, growing with each."""
-    time.sleep(random.uniform(0, min(CAS_MAX_PAUSE_SECONDS, 0.001 * 2 ** attempt)))

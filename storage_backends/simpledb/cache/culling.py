@@ -1,12 +1,13 @@
 """Deleting cache entries in bulk: `clear()`, `delete_expired()` and culling to MAX_ENTRIES.
 
 **Culling** (only when OPTIONS give MAX_ENTRIES or CULL_FREQUENCY; see options.py). SimpleDB
-has no cheap exact count, so after a write a cache object asks DomainMetadata for the
-domain's ItemCount only when it is due: at most once every CHECK_SECONDS, or sooner once it
-has made a tenth of MAX_ENTRIES writes (at most CHECK_WRITES) since its last check. Django
-makes one cache object per thread, so each thread checks on its own; the domain can
-overshoot MAX_ENTRIES by what is written between checks (and by DomainMetadata's lag on
-AWS). When the count is over MAX_ENTRIES:
+has no cheap exact count, so after a write the process asks DomainMetadata for the domain's
+ItemCount only when it is due: on its first write, then once a tenth of MAX_ENTRIES writes
+(at most CHECK_WRITES) have been made since the last check, or CHECK_SECONDS after it,
+whichever comes first. The cadence is kept per process and domain (`culler_for`), not per
+cache object: Django makes a cache object per thread, and under ASGI per request. The
+domain can overshoot MAX_ENTRIES by what is written between checks, by every process (and
+by DomainMetadata's lag on AWS). When the count is over MAX_ENTRIES:
 
 - CULL_FREQUENCY 0: `clear()`, as Django documents (this cache's KEY_PREFIX);
 - otherwise the domain's expired entries go first (as `purge_cache` deletes them), then, if
@@ -77,16 +78,30 @@ class Sweeper:
                                  order_by=EXPIRES, most=count)
 
 
+#: The process's Cullers, by (domain, MAX_ENTRIES, CULL_FREQUENCY): see culler_for.
+_cullers = {}
+_cullers_lock = threading.Lock()
+
+
+def culler_for(domain, max_entries, frequency):
+    """The process's Culler of `domain` with these options (made on first use), so that
+    every cache object on the domain shares one cadence of checks."""
+    with _cullers_lock:
+        key = (domain, max_entries, frequency)
+        if key not in _cullers:
+            _cullers[key] = Culler(max_entries, frequency)
+        return _cullers[key]
+
+
 class Culler:
-    """Keeps a cache's domain near MAX_ENTRIES (see the module docstring). One per cache
-    object."""
+    """Keeps a domain near MAX_ENTRIES (see the module docstring)."""
 
     def __init__(self, max_entries, frequency):
         self.max_entries = max_entries
         self.frequency = frequency
         self.check_writes = max(1, min(CHECK_WRITES, max_entries // 10))
-        self._lock = threading.Lock()  # Django shares a cache object within a thread only,
-        self._checked_at = None        # but nothing stops a project sharing one wider.
+        self._lock = threading.Lock()  # shared by every thread of the process
+        self._checked_at = None
         self._writes = 0
 
     def due(self, now, writes=1):
