@@ -5,7 +5,8 @@ One item per session, in the domain named by settings.SIMPLEDB_SESSIONS_DOMAIN (
 
 - the session data as `SessionBase.encode()` makes it (signed with SECRET_KEY, compressed),
   stored through the shared `ValueCodec`: split across numbered attributes, so a session may
-  grow to `CAPACITY` bytes (after compression); a bigger one is `ValueTooLarge` on save;
+  grow to `CAPACITY` bytes (after compression) and `MAX_ENCODED_BYTES` before it; a bigger
+  one is `ValueTooLarge` on save;
 - `x`, the expiry: epoch seconds as a fixed-width, zero-padded integer, so that Select's
   string comparison orders it and `clear_expired()` can find what has expired;
 - `s` = "1", the marker conditional writes test: a create requires it absent (a taken key
@@ -25,7 +26,9 @@ count keeps them from being read, and the item's attribute names stay bounded.
 
 Errors from SimpleDB propagate, `load` included: `Unavailable` means the site shows its 503
 page, never a silent log-out. Only data that cannot be read back (corrupt chunks, a bad
-signature) is treated as no session, and logged.
+signature, a value that would decompress past `MAX_ENCODED_BYTES`: decompression stops
+there, so a planted zlib bomb costs that much memory at most) is treated as no session,
+and logged.
 
 Async methods are SessionBase's defaults, which run these in a thread.
 """
@@ -67,6 +70,11 @@ PRESENT = "s"
 RESERVED_ATTRIBUTES = 4
 #: The largest session (encoded, after the codec's compression) one item holds.
 CAPACITY = ValueCodec(reserved=RESERVED_ATTRIBUTES).capacity
+#: The longest encoded session saved, and so the most a load ever decompresses (an item is
+#: decompressed before Django checks the signature inside it). Django's encoding is already
+#: compressed and base64, which the codec shrinks by about a quarter at best, so a session
+#: that fits CAPACITY is well under twice it; a longer one is ValueTooLarge on save.
+MAX_ENCODED_BYTES = 2 * CAPACITY
 #: Expiry digits: epoch seconds up to the year 33658, so string order is number order.
 EXPIRY_DIGITS = 12
 #: How many fresh keys `create()` tries before giving up. Django's keys are 32 characters
@@ -108,7 +116,8 @@ class SessionStore(SessionBase):
 
     def __init__(self, session_key=None):
         self._records = SimpleDBClient(sessions_domain(), aws.client("sdb"))
-        self._codec = ValueCodec(reserved=RESERVED_ATTRIBUTES)
+        self._codec = ValueCodec(reserved=RESERVED_ATTRIBUTES,
+                                 max_value_bytes=MAX_ENCODED_BYTES)
         super().__init__(session_key)
 
     def _validate_session_key(self, key):

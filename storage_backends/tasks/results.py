@@ -7,7 +7,10 @@ One item per result, named by the result id. Plain attributes, for Select and th
 until when the running worker holds the message, and its SQS message id) and `expires`
 (epoch seconds, fixed width, for pruning). The rest — args, kwargs, errors with tracebacks,
 the return value — is one JSON document stored through the shared `ValueCodec`: split
-across attributes, compressed, and spilled to S3 when larger than an item holds.
+across attributes, compressed, and spilled to S3 when larger than an item holds. A document
+is at most MAX_DOCUMENT_BYTES: a longer one is refused when written (`ValueTooLarge`), so a
+read never decompresses or parses more (a planted zlib bomb or an over-long spilled object
+is an unreadable result: `TaskResultDoesNotExist` saying why, never a MemoryError).
 
 A worker reads the items of a whole received batch with one Select, marks them RUNNING with
 one BatchPutAttributes, and writes outcomes in batches too; `enqueue_many` writes READY
@@ -36,6 +39,9 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 RESERVED_ATTRIBUTES = 24
 #: The attributes a worker decides by (see records_of).
 WORKER_ATTRIBUTES = ("status", "lease", "worker_ids", "started_at", "base", "mid")
+#: The longest JSON document (args, kwargs, errors, return value) a result holds, written
+#: or read.
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 #: Most results one admin page lists.
 MAX_LISTED = 2500
 
@@ -61,7 +67,8 @@ class ResultStore:
         self.records = SimpleDBClient(domain, sdb)
         self.retention = retention
         spill = S3Spill(s3, bucket, prefix) if bucket else None
-        self.codec = ValueCodec(reserved=RESERVED_ATTRIBUTES, spill=spill)
+        self.codec = ValueCodec(reserved=RESERVED_ATTRIBUTES, spill=spill,
+                                max_value_bytes=MAX_DOCUMENT_BYTES)
 
     # -- writing --------------------------------------------------------------------------
     def ready_record(self, payload):
@@ -107,7 +114,13 @@ class ResultStore:
         return found
 
     def document(self, attributes):
-        return json.loads(self.codec.decode(attributes))
+        """The item's JSON document; ValueError if it is corrupt, over MAX_DOCUMENT_BYTES or
+        too deeply nested to parse."""
+        data = self.codec.decode(attributes)
+        try:
+            return json.loads(data)
+        except RecursionError as error:
+            raise ValueError("the stored document is nested too deeply") from error
 
     def task_result(self, result_id, attributes):
         """A django.tasks TaskResult from an item; TaskResultDoesNotExist if unusable."""

@@ -28,6 +28,17 @@ def make_cache(settings):
 
 
 @pytest.fixture
+def own_domain():
+    """A fresh, empty domain on the local stack for one test, deleted afterwards (request
+    it before make_cache, so that the caches are cleared before it goes)."""
+    name = f"test-cache-{uuid.uuid4().hex[:12]}"
+    sdb = aws.client("sdb")
+    sdb.create_domain(DomainName=name)
+    yield name
+    sdb.delete_domain(DomainName=name)
+
+
+@pytest.fixture
 def cache(make_cache):
     return make_cache()
 
@@ -49,3 +60,10 @@ def overwrite(cache, key, attributes):
     aws.client("sdb").put_attributes(
         DomainName=cache.domain, ItemName=record_name(cache, key),
         Attributes=[{"Name": k, "Value": v, "Replace": True} for k, v in attributes.items()])
+
+
+def spilled_objects(cache, key):
+    """The S3 keys of the objects spilled for `key`'s record."""
+    folder = cache._codec.spill.folder(record_name(cache, key))
+    listing = aws.client("s3").list_objects_v2(Bucket=cache._codec.spill.bucket, Prefix=folder)
+    return [item["Key"] for item in listing.get("Contents", [])]

@@ -21,7 +21,7 @@ from storage_backends.simpledb.cache import FOREVER, SimpleDBCache
 from storage_backends.simpledb.client import Unavailable, ValueTooLarge
 from tests.fixtures.simpledb import counting_calls
 
-from .conftest import overwrite, raw, record_name
+from .conftest import overwrite, raw, record_name, spilled_objects
 
 LOGGER = "storage_backends.simpledb.cache"
 
@@ -34,13 +34,6 @@ def sdb():
 @pytest.fixture
 def spill_cache(make_cache, settings):
     return make_cache(SPILL_BUCKET=settings.STRATUS_MEDIA_BUCKET, SPILL_PREFIX="cache-spill/")
-
-
-def spilled_objects(cache, key):
-    """The S3 keys of the objects spilled for `key`'s record."""
-    folder = cache._codec.spill.folder(record_name(cache, key))
-    listing = aws.client("s3").list_objects_v2(Bucket=cache._codec.spill.bucket, Prefix=folder)
-    return [item["Key"] for item in listing.get("Contents", [])]
 
 
 def move_clock(monkeypatch, seconds):
@@ -368,7 +361,12 @@ def test_values_are_pickled_even_integers(cache):
 
 # -- options --------------------------------------------------------------------------------
 @pytest.mark.parametrize("options, message", [
-    ({"MAX_ENTRIES": 10}, "Unknown SimpleDBCache OPTIONS: MAX_ENTRIES"),
+    ({"MAX_ENTRY": 10}, "Unknown SimpleDBCache OPTIONS: MAX_ENTRY"),
+    ({"MAX_ENTRIES": 0}, "MAX_ENTRIES"),
+    ({"MAX_ENTRIES": "300"}, "MAX_ENTRIES"),
+    ({"CULL_FREQUENCY": -1}, "CULL_FREQUENCY"),
+    ({"MAX_ENTRIES": 10, "CULL_FREQUENCY": True}, "CULL_FREQUENCY"),
+    ({"MAX_VALUE_BYTES": 0}, "MAX_VALUE_BYTES"),
     ({"CONSISTENT_READ": "yes"}, "CONSISTENT_READ"),
     ({"COMPRESS_MIN_BYTES": -1}, "COMPRESS_MIN_BYTES"),
     ({"COMPRESS_MIN_BYTES": True}, "COMPRESS_MIN_BYTES"),

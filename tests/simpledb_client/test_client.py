@@ -16,6 +16,7 @@ from storage_backends.simpledb.client import (
     S3Spill,
     SimpleDBClient,
     SimpleDBError,
+    StoreFull,
     Unavailable,
     ValueCodec,
     ValueTooLarge,
@@ -135,6 +136,33 @@ def test_service_errors_after_retries_are_unavailable(simpledb_server, records):
 def test_other_client_errors_are_simpledb_errors(records):
     with pytest.raises(SimpleDBError):
         records.put("r", {"": "empty names are illegal"})
+
+
+def test_a_full_item_is_store_full(records):
+    records.put("r", {f"a{n:03d}": "x" for n in range(256)})
+    with pytest.raises(StoreFull, match="NumberItemAttributesExceeded"):
+        records.put("r", {"one-more": "x"})
+
+
+def test_a_multi_valued_attribute_is_named_in_the_record(records, sdb, domain):
+    sdb.put_attributes(DomainName=domain, ItemName="r", Attributes=[
+        {"Name": "g", "Value": "1"}, {"Name": "g", "Value": "2"}, {"Name": "k", "Value": "v"}])
+    record = records.get("r", consistent=True)
+    assert sorted(record.multi_valued["g"]) == ["1", "2"] and "k" not in record.multi_valued
+
+
+def test_delete_pairs_removes_exactly_those_values(records, sdb, domain):
+    sdb.put_attributes(DomainName=domain, ItemName="r", Attributes=[
+        {"Name": "g", "Value": "1"}, {"Name": "g", "Value": "2"}, {"Name": "k", "Value": "v"}])
+    records.delete_pairs("r", [("g", "1"), ("g", "2")])
+    assert records.get("r", consistent=True) == {"k": "v"}
+
+
+def test_item_count_is_one_domain_metadata_call(records, sdb):
+    records.batch_put({f"r{n}": {"k": "v"} for n in range(3)})
+    with counting_calls(sdb) as calls:
+        assert records.item_count() == 3
+    assert calls == ["DomainMetadata"]
 
 
 # -- the value codec ------------------------------------------------------------------------
