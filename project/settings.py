@@ -270,6 +270,10 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "botocore": {"level": "WARNING"}, "boto3": {"level": "WARNING"},
+        # Django's default config gives "django" its own console handler (stderr, DEBUG
+        # only) and mail_admins (no ADMINS here); records also reach the root's stdout, so
+        # every django.request warning printed twice. One handler: the root's.
+        "django": {"handlers": [], "propagate": True},
         # The worker logs each task once as key=value (storage_backends.tasks.worker);
         # Django's own start/finish lines would double that, and Django's default config
         # prints them a second time, unformatted, on stderr in DEBUG. Failures still show.
