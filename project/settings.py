@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.ops.middleware.RequestIdMiddleware",
+    # Above the session middleware: loading and saving the session count against the budget.
+    "storage_backends.budget.AWSBudgetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -120,6 +122,10 @@ AWS_RETRY_MODE = env.choice("AWS_RETRY_MODE", ("standard", "adaptive"), "standar
 AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", 3, minimum=1)
 AWS_CONNECT_TIMEOUT = env.float("AWS_CONNECT_TIMEOUT", 2.0, minimum=0.1)
 AWS_READ_TIMEOUT = env.float("AWS_READ_TIMEOUT", 10.0, minimum=0.1)
+# A web request's AWS calls, retries included, must be done within this many seconds, or
+# the request gets the 503 page (storage_backends.budget). The worker and commands have no
+# such budget: AWS_MAX_ATTEMPTS and AWS_READ_TIMEOUT bound them.
+STRATUS_AWS_REQUEST_BUDGET = env.float("STRATUS_AWS_REQUEST_BUDGET", 5.0, minimum=0.1)
 GUNICORN_THREADS = env.int("GUNICORN_THREADS", 4, minimum=1)
 # Every gunicorn thread may hold a connection, plus /readyz's parallel checks.
 AWS_MAX_POOL_CONNECTIONS = env.int("AWS_MAX_POOL_CONNECTIONS", GUNICORN_THREADS + 4, minimum=1)
