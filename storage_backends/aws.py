@@ -62,10 +62,17 @@ def credentials():
 
 def _make_client(service, config_overrides):
     session = boto3.session.Session()
-    made = session.client(service, endpoint_url=endpoint_url(service),
-                          config=config(service, **config_overrides), **credentials())
-    budget.enforce(made)
-    return made
+    return adopt(session.client(service, endpoint_url=endpoint_url(service),
+                                config=config(service, **config_overrides), **credentials()))
+
+
+def adopt(client):
+    """Give `client` what every Stratus client has beyond its Config: the hooks that hold
+    it to the current request's AWS budget. For clients made here, and for the one each
+    S3 storage makes itself (django-storages builds its own resource); calling it again on
+    the same client changes nothing."""
+    budget.enforce(client)
+    return client
 
 
 def client(service, **config_overrides):

@@ -4,15 +4,22 @@ SimpleDB is made slow with the emulator's latency injection; attempts are counte
 botocore's own event hooks on the project's clients.
 """
 
+import threading
 from contextlib import contextmanager
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.tasks import TaskResultStatus
 from django.test import Client
 
+from apps.library.models import File
+from bench.delay_proxy import DelayProxy
 from storage_backends import aws
 from storage_backends.budget import BudgetExhausted, aws_budget
+from tests.fixtures.localaws import reset_aws_clients
 from tests.tasks import jobs
 from tests.tasks.conftest import run_worker, task_options, tasks  # noqa: F401
 
@@ -29,9 +36,9 @@ def budget(settings):
     call), on clients made afresh for the test."""
     settings.STRATUS_AWS_REQUEST_BUDGET = 1.0
     settings.AWS_READ_TIMEOUT = 30.0
-    aws.reset()
+    reset_aws_clients()
     yield settings.STRATUS_AWS_REQUEST_BUDGET
-    aws.reset()
+    reset_aws_clients()
 
 
 @pytest.fixture
@@ -39,6 +46,18 @@ def simpledb_faults(local_aws):
     """The site's SimpleDB's fault injection, cleared after the test."""
     yield local_aws.simpledb.faults
     local_aws.simpledb.faults.update(latency_ms=0, fail_rate=0)
+
+
+@pytest.fixture
+def slow_s3(settings, budget, local_aws):
+    """S3 behind a proxy that holds every request SLOW_MS before passing it on; the proxy
+    counts the requests that reached it."""
+    proxy = DelayProxy(local_aws.moto_url, latency_ms=SLOW_MS)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    settings.AWS_ENDPOINT_URLS = {**settings.AWS_ENDPOINT_URLS, "s3": proxy.url}
+    reset_aws_clients()
+    yield proxy
+    proxy.stop()
 
 
 @contextmanager
@@ -93,6 +112,16 @@ def test_the_same_page_answers_once_simpledb_is_fast_again(budget, logged_in,
     assert logged_in.get("/library/").status_code == 200
 
 
+def test_an_upload_whose_s3_is_slow_is_the_503_page_after_one_attempt(logged_in, slow_s3):
+    response = logged_in.post("/library/upload/", {
+        "file": SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain"),
+    })
+    assert response.status_code == 503
+    assert File.objects.count() == 0
+    # The storage's check that the name is free, cut at the deadline; nothing else is sent.
+    assert slow_s3.stats.counts() == {"S3 HEAD": 1}
+
+
 def test_a_management_command_waits_for_a_slow_answer(settings, budget, logged_in,
                                                      simpledb_faults):
     """Commands run outside any request: botocore's own retry mode and read timeout bound
@@ -131,6 +160,18 @@ def test_every_client_refuses_to_call_once_the_budget_is_spent(budget, service, 
         with pytest.raises(BudgetExhausted):
             call(aws.client(service))
     assert sent == []
+
+
+def test_the_media_storages_own_client_refuses_once_the_budget_is_spent(budget):
+    with aws_budget(0.0), pytest.raises(BudgetExhausted):
+        default_storage.exists("uploads/anything")
+
+
+def test_an_upload_transfer_runs_in_the_requests_thread_under_its_budget(budget):
+    # s3transfer would otherwise send the object from a thread of its own, which the
+    # request's budget does not reach. (_save: the transfer alone, without the name check.)
+    with aws_budget(0.0), pytest.raises(BudgetExhausted):
+        default_storage._save("uploads/budget-test.txt", ContentFile(b"hello"))
 
 
 def test_a_spent_budget_is_the_sites_unavailable_error(budget):
