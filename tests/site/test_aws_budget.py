@@ -1,7 +1,8 @@
 """A web request has one time budget for its AWS calls; the worker and commands do not.
 
-SimpleDB is made slow with the emulator's latency injection; attempts are counted with
-botocore's own event hooks on the project's clients.
+SimpleDB is made slow with the emulator's latency injection, S3 with bench's delay proxy in
+front of moto; attempts are counted with botocore's own event hooks on the project's
+clients (or by the proxy).
 """
 
 import threading
@@ -16,6 +17,7 @@ from django.tasks import TaskResultStatus
 from django.test import Client
 
 from apps.library.models import File
+from apps.ops.middleware import is_unavailable
 from bench.delay_proxy import DelayProxy
 from storage_backends import aws
 from storage_backends.budget import BudgetExhausted, aws_budget
@@ -61,23 +63,22 @@ def slow_s3(settings, budget, local_aws):
 
 
 @contextmanager
-def attempts_sent(service):
-    """The operation name of every attempt (retries included) the project's client for
-    `service` puts on the wire inside the block.
-
-    Registered after the budget's own `before-send` hook, so an attempt the budget refuses
-    is not counted."""
-    sent = []
+def operations(service, event):
+    """The operation named by each `event` the project's client for `service` emits inside
+    the block: "request-created" fires once per attempt begun, retries included;
+    "before-send", registered after the budget's own hook, once per attempt that the budget
+    let reach the wire."""
+    seen = []
 
     def record(event_name, **kwargs):
-        sent.append(event_name.split(".")[-1])
+        seen.append(event_name.split(".")[-1])
 
     events = aws.client(service).meta.events
-    events.register("before-send", record)
+    events.register(event, record)
     try:
-        yield sent
+        yield seen
     finally:
-        events.unregister("before-send", record)
+        events.unregister(event, record)
 
 
 @pytest.fixture
@@ -95,13 +96,19 @@ def test_a_page_whose_simpledb_is_slow_is_the_503_page(budget, logged_in, simple
     assert b"Temporarily unavailable" in response.content
 
 
-def test_a_slow_call_gets_one_attempt_cut_at_the_deadline_and_no_retry(budget, logged_in,
-                                                                         simpledb_faults):
+def test_a_slow_call_puts_one_attempt_on_the_wire(budget, logged_in, simpledb_faults):
     simpledb_faults.update(latency_ms=SLOW_MS)
-    with attempts_sent("sdb") as sent:
+    with operations("sdb", "before-send") as sent:
         logged_in.get("/library/")
     # Loading the session: one attempt, cut at the deadline; nothing else reaches SimpleDB.
     assert sent == ["GetAttributes"]
+
+
+def test_no_retry_is_begun_once_the_deadline_has_passed(budget, logged_in, simpledb_faults):
+    simpledb_faults.update(latency_ms=SLOW_MS)
+    with operations("sdb", "request-created") as begun:
+        logged_in.get("/library/")
+    assert begun == ["GetAttributes"]
 
 
 def test_the_same_page_answers_once_simpledb_is_fast_again(budget, logged_in,
@@ -128,7 +135,7 @@ def test_a_management_command_waits_for_a_slow_answer(settings, budget, logged_i
     them, not the web budget."""
     settings.STRATUS_AWS_REQUEST_BUDGET = 0.1
     simpledb_faults.update(latency_ms=500)  # over the budget, far under the read timeout
-    with attempts_sent("sdb") as sent:
+    with operations("sdb", "before-send") as sent:
         call_command("clearsessions")
     assert "Select" in sent
     simpledb_faults.update(latency_ms=0)
@@ -156,7 +163,7 @@ def test_the_task_worker_waits_for_a_slow_answer(settings, budget, simpledb_faul
     ("sqs", lambda client: client.list_queues()),
 ])
 def test_every_client_refuses_to_call_once_the_budget_is_spent(budget, service, call):
-    with attempts_sent(service) as sent, aws_budget(0.0):
+    with operations(service, "before-send") as sent, aws_budget(0.0):
         with pytest.raises(BudgetExhausted):
             call(aws.client(service))
     assert sent == []
@@ -175,8 +182,6 @@ def test_an_upload_transfer_runs_in_the_requests_thread_under_its_budget(budget)
 
 
 def test_a_spent_budget_is_the_sites_unavailable_error(budget):
-    from apps.ops.middleware import is_unavailable
-
     with aws_budget(0.0), pytest.raises(BudgetExhausted) as caught:
         aws.client("s3").list_buckets()
     assert is_unavailable(caught.value)
