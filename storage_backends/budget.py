@@ -11,7 +11,13 @@ two hooks that `storage_backends.aws` registers on every client enforce it, per 
   the request context (a urllib3 read timeout bounds each wait for bytes, which is how a
   slow service holds a request). Connecting to a new endpoint keeps AWS_CONNECT_TIMEOUT.
 - `needs-retry`: no retry is begun once the deadline has passed, so the caller gets the
-  attempt's own error at once.
+  attempt's own error at once, and the client's shared retry quota is not spent on it.
+
+So a request ends within its budget plus at most: one connection set-up to a new endpoint
+(AWS_CONNECT_TIMEOUT; pooled connections are reused), one retry backoff begun just before
+the deadline (50 ms-scale; throttling backs off longer), and the time to send a request body
+(an upload through the node); a response arriving byte by byte is bounded per wait, not in
+total. Threads a request starts do not inherit its budget (contextvars are per thread).
 
 `BudgetExhausted` is a botocore read timeout, so it ends where every unreachable AWS service
 already ends: the SimpleDB client's `Unavailable`, the site's 503 page.
