@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from django.utils.csp import CSP
 
 from .env import Env
 
@@ -63,6 +64,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.ops.middleware.RequestIdMiddleware",
+    # Near the top, so every response below it gets the policy: error pages and the 503 too.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Above the session middleware: loading and saving the session count against the budget.
+    "storage_backends.budget.AWSBudgetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -85,6 +90,8 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                # csp_nonce, for {% csp_nonce_attr %} (the admin's scripts and styles).
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -120,6 +127,10 @@ AWS_RETRY_MODE = env.choice("AWS_RETRY_MODE", ("standard", "adaptive"), "standar
 AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", 3, minimum=1)
 AWS_CONNECT_TIMEOUT = env.float("AWS_CONNECT_TIMEOUT", 2.0, minimum=0.1)
 AWS_READ_TIMEOUT = env.float("AWS_READ_TIMEOUT", 10.0, minimum=0.1)
+# A web request's AWS calls, retries included, must be done within this many seconds, or
+# the request gets the 503 page (storage_backends.budget). The worker and commands have no
+# such budget: AWS_MAX_ATTEMPTS and AWS_READ_TIMEOUT bound them.
+STRATUS_AWS_REQUEST_BUDGET = env.float("STRATUS_AWS_REQUEST_BUDGET", 5.0, minimum=0.1)
 GUNICORN_THREADS = env.int("GUNICORN_THREADS", 4, minimum=1)
 # Every gunicorn thread may hold a connection, plus /readyz's parallel checks.
 AWS_MAX_POOL_CONNECTIONS = env.int("AWS_MAX_POOL_CONNECTIONS", GUNICORN_THREADS + 4, minimum=1)
@@ -227,6 +238,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# -- content security policy ----------------------------------------------------------------
+# On every response (README, "Content Security Policy"): scripts, styles, images and fonts
+# only from the site itself or the static files' host, inline <script>/<style> only with the
+# response's nonce (the admin's templates carry it), no inline style attributes or event
+# handlers, no plugins, no framing, forms post only to the site.
+_STATIC_ORIGIN = (
+    [f"{urlsplit(STATIC_URL).scheme or 'https'}://{urlsplit(STATIC_URL).netloc}"]
+    if urlsplit(STATIC_URL).netloc else []
+)
+SECURE_CSP = {
+    "default-src": [CSP.NONE],
+    "script-src": [CSP.SELF, CSP.NONCE, *_STATIC_ORIGIN],
+    "style-src": [CSP.SELF, CSP.NONCE, *_STATIC_ORIGIN],
+    "img-src": [CSP.SELF, *_STATIC_ORIGIN],
+    "font-src": [CSP.SELF, *_STATIC_ORIGIN],
+    "connect-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+}
+
 # -- security (production) ------------------------------------------------------------------
 if PRODUCTION:
     # The load balancer terminates TLS and says so in X-Forwarded-Proto.
@@ -270,6 +302,10 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "botocore": {"level": "WARNING"}, "boto3": {"level": "WARNING"},
+        # Django's default config gives "django" its own console handler (stderr, DEBUG
+        # only) and mail_admins (no ADMINS here); records also reach the root's stdout, so
+        # every django.request warning printed twice. One handler: the root's.
+        "django": {"handlers": [], "propagate": True},
         # The worker logs each task once as key=value (storage_backends.tasks.worker);
         # Django's own start/finish lines would double that, and Django's default config
         # prints them a second time, unformatted, on stderr in DEBUG. Failures still show.

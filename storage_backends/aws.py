@@ -6,7 +6,8 @@ per-service variables: AWS_ENDPOINT_URL_S3, _SQS, _SIMPLEDB), region, botocore's
 gunicorn threads. A client is made once per process, service and set of overrides, and
 shared by all threads (boto3 clients are thread-safe; sessions are not, so each is made
 under a lock from its own session); after a fork the child makes its own, since a connection pool must not be shared
-across processes.
+across processes. Every client honours the current request's AWS time budget
+(`storage_backends.budget`); outside a request its own timeouts and retries apply.
 """
 
 import os
@@ -15,6 +16,8 @@ import threading
 import boto3
 from botocore.config import Config
 from django.conf import settings
+
+from . import budget
 
 #: Per-service settings every client of that service needs.
 SERVICE_CONFIG = {
@@ -59,8 +62,17 @@ def credentials():
 
 def _make_client(service, config_overrides):
     session = boto3.session.Session()
-    return session.client(service, endpoint_url=endpoint_url(service),
-                          config=config(service, **config_overrides), **credentials())
+    return adopt(session.client(service, endpoint_url=endpoint_url(service),
+                                config=config(service, **config_overrides), **credentials()))
+
+
+def adopt(client):
+    """Give `client` what every Stratus client has beyond its Config: the hooks that hold
+    it to the current request's AWS budget. For clients made here, and for the one each
+    S3 storage makes itself (django-storages builds its own resource); calling it again on
+    the same client changes nothing."""
+    budget.enforce(client)
+    return client
 
 
 def client(service, **config_overrides):

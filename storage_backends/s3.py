@@ -7,10 +7,12 @@
 - `StaticStorage`: collectstatic's target in production: hashed names (a manifest), public
   URLs through `custom_domain` (the CDN in front of the bucket), no signatures.
 
-Both take their connection settings (endpoint, region, retries, timeouts, pool) from
-`storage_backends.aws`, so every AWS call of the project is configured in one place.
+Both take their connection settings (endpoint, region, retries, timeouts, pool) and the
+request's AWS budget from `storage_backends.aws`, so every AWS call of the project is
+configured in one place.
 """
 
+from boto3.s3.transfer import TransferConfig
 from storages.backends.s3 import S3ManifestStaticStorage, S3Storage
 
 from . import aws
@@ -28,8 +30,18 @@ class _ConfiguredS3:
             client_config=config,
             access_key=keys.get("aws_access_key_id"),
             secret_key=keys.get("aws_secret_access_key"),
+            # Transfers run in the calling thread, where the request's AWS budget is
+            # (storage_backends.budget): s3transfer's own threads would not see it.
+            transfer_config=TransferConfig(use_threads=False),
         )
         return defaults
+
+    @property
+    def connection(self):
+        # django-storages makes this resource (one per thread); hold it to the budget too.
+        resource = super().connection
+        aws.adopt(resource.meta.client)
+        return resource
 
 
 class MediaStorage(_ConfiguredS3, S3Storage):

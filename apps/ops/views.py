@@ -1,25 +1,31 @@
-"""Liveness and readiness for the load balancer and Auto Scaling."""
+"""Liveness and readiness for the load balancer and Auto Scaling, the favicon, the 500 page."""
 
 import sys
+from functools import cache
 
+from django.contrib.staticfiles import finders
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.http import require_safe
 
 from .checks import run_checks
 from .middleware import is_unavailable
 
+#: How long browsers may keep the favicon (it changes with a deploy, if ever).
+FAVICON_MAX_AGE = 24 * 3600
 
+
+# HEAD as well as GET: uptime checkers and some load balancers probe with HEAD.
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
     """Alive: the process answers. No network calls, so a slow dependency never kills nodes."""
     return HttpResponse("ok\n", content_type="text/plain")
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request):
     """Ready: database, S3, SQS and SimpleDB all answer; 503 naming what failed otherwise."""
     results = run_checks()
@@ -28,6 +34,21 @@ def readyz(request):
     if failed:
         body["failed"] = failed
     return JsonResponse(body, status=503 if failed else 200)
+
+
+@cache
+def _favicon_bytes():
+    # From the project's static files on this node's disk (they ship with the code), so
+    # /favicon.ico needs no network call whether static files are served locally or by a CDN.
+    with open(finders.find("favicon.ico"), "rb") as icon:
+        return icon.read()
+
+
+@cache_control(public=True, max_age=FAVICON_MAX_AGE)
+@require_safe
+def favicon(request):
+    """/favicon.ico, which browsers ask for on every page that names no icon (the admin's)."""
+    return HttpResponse(_favicon_bytes(), content_type="image/vnd.microsoft.icon")
 
 
 def server_error(request):

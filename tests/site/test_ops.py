@@ -33,6 +33,20 @@ def test_healthz_makes_no_network_calls(client, settings, endpoints):
     assert client.get("/healthz").status_code == 200
 
 
+def test_healthz_answers_head_for_uptime_checkers(client):
+    response = client.head("/healthz")
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+def test_readyz_answers_head_for_uptime_checkers(client):
+    assert client.head("/readyz").status_code == 200
+
+
+def test_healthz_refuses_post(client):
+    assert client.post("/healthz").status_code == 405
+
+
 def test_readyz_reports_every_dependency_ok(client):
     response = client.get("/readyz")
     assert response.status_code == 200
