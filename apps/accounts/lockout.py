@@ -29,8 +29,8 @@ and ServiceUnavailableMiddleware answers the 503 page. Nothing is ever read as "
 because the store did not answer.
 
 **Cache calls** per attempt: the check, one ``get_many``; a failure, per counter one
-``add``, or when the counter exists three (the ``add``'s read, then ``incr``'s read and
-conditional write); a success after failures, one ``delete``.
+``add``, then when the counter exists one ``incr`` (on SimpleDB: one call for a new
+counter, four for an existing one); a success after failures, one ``delete``.
 """
 
 import hashlib

@@ -1,11 +1,13 @@
 """Log-in throttling through the site's log-in page: per (username, address), per address."""
 
+import io
 import logging
 
 import pytest
 from asgiref.sync import async_to_sync
 from axes.exceptions import AxesBackendRequestParameterRequired
 from django.contrib.auth import aauthenticate, authenticate
+from django.core.management import call_command
 from django.test import RequestFactory
 
 from storage_backends.simpledb.cache import SimpleDBCache
@@ -269,3 +271,20 @@ def test_aauthenticate_is_throttled_too(user):
 def test_authenticate_without_a_request_is_refused_not_left_unthrottled(user):
     with pytest.raises(AxesBackendRequestParameterRequired):
         authenticate(username=USERNAME, password=PASSWORD)
+
+
+def test_operator_lifts_a_pairs_lockout_with_axes_reset_ip_username(client, user, log_in):
+    fail(log_in, PAIR_LIMIT, REMOTE_ADDR=ATTACKER)
+
+    call_command("axes_reset_ip_username", ATTACKER, "Alice", stdout=io.StringIO())
+
+    assert log_in(REMOTE_ADDR=ATTACKER).status_code == 302
+
+
+def test_operator_lifts_an_addresss_lockout_with_axes_reset_ip(client, user, log_in):
+    for n in range(ADDRESS_LIMIT):
+        fail(log_in, 1, username=f"made-up-{n}", REMOTE_ADDR=ATTACKER)
+
+    call_command("axes_reset_ip", ATTACKER, stdout=io.StringIO())
+
+    assert log_in(REMOTE_ADDR=ATTACKER).status_code == 302
