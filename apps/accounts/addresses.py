@@ -27,6 +27,18 @@ def client_ip(request):
     return _valid_ip(request.META.get("REMOTE_ADDR", ""))
 
 
+def counted_block(address):
+    """What the throttle counts an address as: itself for IPv4, its /64 for IPv6.
+
+    A /64 is what one IPv6 subscriber is usually given, and a client can pick any address
+    in it for each request: counted one by one, it would never reach a limit.
+    """
+    ip = ipaddress.ip_address(address)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _trusted_proxy_count():
     count = settings.STRATUS_TRUSTED_PROXY_COUNT
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
@@ -37,8 +49,10 @@ def _trusted_proxy_count():
 
 
 def _valid_ip(value):
-    # Normalised, so that one IPv6 address written two ways shares one counter.
+    # Normalised, so that one address written two ways (IPv6 spellings, IPv4 mapped into
+    # IPv6 by a dual-stack listener) is one address.
     try:
-        return str(ipaddress.ip_address(value))
+        ip = ipaddress.ip_address(value)
     except ValueError:
         return None
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)

@@ -21,7 +21,7 @@ count is gone when it ends. A refused attempt checks no password and is not coun
 successful log-in clears its pair (those failures were the owner's), never the address
 (else one valid account would reset an address between guesses at others). An attempt
 whose address is unknown (REMOTE_ADDR unusable and no trusted proxy header) is counted by
-username alone, with no address counter.
+username alone, with no address counter. An IPv6 address counts as its /64.
 
 **Fails closed.** The cache (AXES_CACHE) must read consistently and raise on errors
 (``checks.py`` says so at start-up): a lock-out check or a count that cannot be made raises,
@@ -44,6 +44,8 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 
+from .addresses import counted_block
+
 log = logging.getLogger(__name__)
 
 #: The only AXES_LOCKOUT_PARAMETERS this handler implements (axes logs and checks it).
@@ -63,9 +65,9 @@ class LoginFailureHandler(AbstractAxesHandler, AxesBaseHandler):
 
     def __init__(self):
         self.cache = caches[settings.AXES_CACHE]
-        self.pair_limit = _whole(settings, "STRATUS_LOGIN_ATTEMPTS")
-        self.address_limit = _whole(settings, "STRATUS_LOGIN_ADDRESS_ATTEMPTS")
-        self.window = _whole(settings, "STRATUS_LOGIN_WINDOW")
+        self.pair_limit = _whole_setting("STRATUS_LOGIN_ATTEMPTS")
+        self.address_limit = _whole_setting("STRATUS_LOGIN_ADDRESS_ATTEMPTS")
+        self.window = _whole_setting("STRATUS_LOGIN_WINDOW")
         if settings.AXES_LOCKOUT_PARAMETERS != LOCKOUT_PARAMETERS:
             raise ImproperlyConfigured(
                 f"{type(self).__name__} counts by AXES_LOCKOUT_PARAMETERS = "
@@ -79,7 +81,7 @@ class LoginFailureHandler(AbstractAxesHandler, AxesBaseHandler):
         keys = _keys(username, address)
         counts = self.cache.get_many(list(keys.values()))
         pair = counts.get(keys["pair"], 0)
-        by_address = counts.get(keys.get("address"), 0)
+        by_address = counts.get(keys["address"], 0) if "address" in keys else 0
         # A success clears the pair's counter only if there was one (a call saved per log-in).
         request.stratus_pair_failures = pair
         if pair >= self.pair_limit or by_address >= self.address_limit:
@@ -161,13 +163,15 @@ def _attempt(request, credentials):
 def _keys(username, address):
     """{"pair": key, "address": key (only when the address is known)}.
 
-    Usernames are compared case-insensitively, so "Alice" and "alice" share a counter.
+    Usernames are compared case-insensitively, so "Alice" and "alice" share a counter;
+    an IPv6 address counts as its /64 (addresses.counted_block).
     Each key hashes its parts as a JSON list, so no username can be spelled to collide
     with another pair's key.
     """
-    keys = {"pair": _key("pair", (username or "").casefold(), address or "")}
-    if address:
-        keys["address"] = _key("address", address)
+    block = counted_block(address) if address else ""
+    keys = {"pair": _key("pair", (username or "").casefold(), block)}
+    if block:
+        keys["address"] = _key("address", block)
     return keys
 
 
@@ -176,7 +180,7 @@ def _key(*parts):
     return f"{KEY_PREFIX}:{digest}"
 
 
-def _whole(settings, name):
+def _whole_setting(name):
     value = getattr(settings, name)
     # bool is an int, but True attempts is surely a mistake.
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
-from apps.accounts.addresses import client_ip
+from apps.accounts.addresses import client_ip, counted_block
 from apps.accounts.views import describe_seconds
 
 
@@ -56,3 +56,16 @@ def test_bad_trusted_proxy_count_is_refused(settings, count):
 ])
 def test_wait_is_described_in_words_rounded_up(seconds, words):
     assert describe_seconds(seconds) == words
+
+
+def test_client_ip_unmaps_ipv4_mapped_ipv6():
+    assert client_ip(request_from("::ffff:198.51.100.7")) == "198.51.100.7"
+
+
+@pytest.mark.parametrize("address, block", [
+    ("198.51.100.7", "198.51.100.7"),
+    ("2001:db8:0:7::1", "2001:db8:0:7::/64"),
+    ("2001:db8:0:7:ffff:ffff:ffff:ffff", "2001:db8:0:7::/64"),
+])
+def test_ipv4_addresses_count_alone_and_ipv6_by_their_64(address, block):
+    assert counted_block(address) == block

@@ -288,3 +288,25 @@ def test_operator_lifts_an_addresss_lockout_with_axes_reset_ip(client, user, log
     call_command("axes_reset_ip", ATTACKER, stdout=io.StringIO())
 
     assert log_in(REMOTE_ADDR=ATTACKER).status_code == 302
+
+
+def test_ipv6_addresses_count_as_their_64_block(client, user, log_in):
+    # One subscriber can use any address of its /64 for each request.
+    for n in range(PAIR_LIMIT):
+        fail(log_in, 1, REMOTE_ADDR=f"2001:db8:0:7::{n + 1}")
+
+    same_block = log_in(REMOTE_ADDR="2001:db8:0:7::ffff")
+    other_block = log_in(REMOTE_ADDR="2001:db8:0:8::1")
+
+    assert is_locked_out(same_block)
+    assert other_block.status_code == 302
+
+
+def test_attempts_from_an_unknown_address_are_counted_by_username(client, user, bob, log_in):
+    fail(log_in, PAIR_LIMIT, REMOTE_ADDR="")
+
+    same_user = log_in(REMOTE_ADDR="")
+    other_user = log_in(username="bob", REMOTE_ADDR="")
+
+    assert is_locked_out(same_user)
+    assert other_user.status_code == 302
