@@ -1,7 +1,9 @@
-"""System checks: the log-in throttle's cache must be shared, consistent, and fail closed."""
+"""System checks: the log-in throttle's configuration, and its cache shared, consistent and
+failing closed."""
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 #: Caches that live in one process: each node would count on its own.
 _PER_PROCESS_BACKENDS = {
@@ -39,3 +41,15 @@ def check_login_failure_cache(app_configs, **kwargs):
                 f"check could read a count from before the latest failures.",
                 hint='Set its OPTIONS["CONSISTENT_READ"] to True.', id="accounts.E004"))
     return errors
+
+
+@checks.register(checks.Tags.security)
+def check_login_throttle(app_configs, **kwargs):
+    """The throttle's handler accepts its settings (limits, lock-out parameters)."""
+    from .lockout import LoginFailureHandler
+
+    try:
+        LoginFailureHandler()
+    except ImproperlyConfigured as error:
+        return [checks.Error(str(error), id="accounts.E005")]
+    return []

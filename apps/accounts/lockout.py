@@ -68,6 +68,12 @@ class LoginFailureHandler(AbstractAxesHandler, AxesBaseHandler):
         self.pair_limit = _whole_setting("STRATUS_LOGIN_ATTEMPTS")
         self.address_limit = _whole_setting("STRATUS_LOGIN_ADDRESS_ATTEMPTS")
         self.window = _whole_setting("STRATUS_LOGIN_WINDOW")
+        if self.address_limit < self.pair_limit:
+            raise ImproperlyConfigured(
+                f"STRATUS_LOGIN_ADDRESS_ATTEMPTS ({self.address_limit}) must be at least "
+                f"STRATUS_LOGIN_ATTEMPTS ({self.pair_limit}): an address is shared by many "
+                f"people, so its limit is the higher one."
+            )
         if settings.AXES_LOCKOUT_PARAMETERS != LOCKOUT_PARAMETERS:
             raise ImproperlyConfigured(
                 f"{type(self).__name__} counts by AXES_LOCKOUT_PARAMETERS = "

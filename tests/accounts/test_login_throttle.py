@@ -7,6 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from axes.exceptions import AxesBackendRequestParameterRequired
 from django.contrib.auth import aauthenticate, authenticate
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.management import call_command
 from django.test import RequestFactory
 
@@ -189,6 +190,29 @@ def test_refused_attempts_are_not_counted(client, user, bob, log_in):
     response = log_in(username="bob", REMOTE_ADDR=ATTACKER)
 
     assert response.status_code == 302
+
+
+class CountingHasher(MD5PasswordHasher):
+    """MD5, counting the passwords it verifies."""
+
+    verified = 0
+
+    def verify(self, password, encoded):
+        type(self).verified += 1
+        return super().verify(password, encoded)
+
+
+def test_refused_attempt_checks_no_password(user, settings, log_in):
+    settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
+    CountingHasher.verified = 0
+    fail(log_in, PAIR_LIMIT, REMOTE_ADDR=ATTACKER)
+    assert CountingHasher.verified == PAIR_LIMIT  # the failures were checked
+    CountingHasher.verified = 0
+
+    log_in(REMOTE_ADDR=ATTACKER)
+    log_in(password="another-guess", REMOTE_ADDR=ATTACKER)
+
+    assert CountingHasher.verified == 0
 
 
 def test_username_case_does_not_evade_the_pair_limit(user, log_in):

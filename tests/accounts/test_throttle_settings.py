@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from apps.accounts.checks import check_login_failure_cache
+from apps.accounts.checks import check_login_failure_cache, check_login_throttle
 from apps.accounts.lockout import LoginFailureHandler
 from tests.site.test_settings import PRODUCTION, manage, setting
 
@@ -60,8 +60,21 @@ def test_a_missing_login_failure_cache_is_an_error(settings):
     {"STRATUS_LOGIN_ATTEMPTS": 0},
     {"STRATUS_LOGIN_ADDRESS_ATTEMPTS": "100"},
     {"STRATUS_LOGIN_WINDOW": True},
+    {"STRATUS_LOGIN_ATTEMPTS": 10, "STRATUS_LOGIN_ADDRESS_ATTEMPTS": 9},
     {"AXES_LOCKOUT_PARAMETERS": ["ip_address"]},
 ])
 def test_the_handler_refuses_configuration_it_does_not_implement(overrides):
     with override_settings(**overrides), pytest.raises(ImproperlyConfigured):
         LoginFailureHandler()
+
+
+def test_refused_throttle_configuration_is_a_system_check_error():
+    with override_settings(STRATUS_LOGIN_ATTEMPTS=10, STRATUS_LOGIN_ADDRESS_ATTEMPTS=9):
+        errors = check_login_throttle(None)
+
+    assert [error.id for error in errors] == ["accounts.E005"]
+    assert "STRATUS_LOGIN_ADDRESS_ATTEMPTS (9) must be at least" in errors[0].msg
+
+
+def test_the_sites_throttle_configuration_passes_its_check():
+    assert check_login_throttle(None) == []
