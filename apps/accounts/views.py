@@ -9,9 +9,9 @@ from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import RedirectURLMixin
 from django.http import HttpResponseRedirect
 from django.shortcuts import render, resolve_url
+from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.utils.translation import ngettext
-from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
