@@ -6,7 +6,10 @@ attempt is locked out, Django's ``user_login_failed`` signal reaches it after ea
 and AxesMiddleware turns a lock-out into the lock-out page (``views.locked_out``). So the
 site's log-in page, the admin's, and any other ``authenticate()`` are throttled alike.
 
-Axes's own cache handler compares every counter with one limit. Stratus has two:
+Axes's own cache handler compares every counter with one limit, restarts the window on
+every failure (a ``touch``: two more calls each), and keys a pair by username and address
+joined with no separator, so that "bob20" failing from 3.0.113.5 would lock out "bob" at
+203.0.113.5. This handler keeps axes's contract (AbstractAxesHandler) with two limits:
 
 - **pair**: a (username, address) pair is locked after STRATUS_LOGIN_ATTEMPTS failures.
   A guesser locks out only their own attempts at that account; the account's owner, from

@@ -334,3 +334,12 @@ def test_attempts_from_an_unknown_address_are_counted_by_username(client, user, 
 
     assert is_locked_out(same_user)
     assert other_user.status_code == 302
+
+
+def test_no_username_can_be_spelled_into_another_pairs_counter(client, user, log_in):
+    # "alice20" + "3.0.113.5" and "alice" + "203.0.113.5" read the same when joined.
+    fail(log_in, PAIR_LIMIT, username="alice20", REMOTE_ADDR="3.0.113.5")
+
+    response = log_in(REMOTE_ADDR="203.0.113.5")
+
+    assert response.status_code == 302
