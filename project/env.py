@@ -31,15 +31,17 @@ class Env:
         return default if self.production else (local_default if local_default is not None
                                                  else default)
 
-    def int(self, name, default, minimum=0):
-        return self._number(name, default, minimum, int, "an integer")
+    def int(self, name, default, minimum=0, required_in_production=False):
+        return self._number(name, default, minimum, int, "an integer", required_in_production)
 
-    def float(self, name, default, minimum=0.0):
-        return self._number(name, default, minimum, float, "a number")
+    def float(self, name, default, minimum=0.0, required_in_production=False):
+        return self._number(name, default, minimum, float, "a number", required_in_production)
 
-    def _number(self, name, default, minimum, convert, kind):
+    def _number(self, name, default, minimum, convert, kind, required_in_production):
         raw = self.environ.get(name)
         if raw in (None, ""):
+            if self.production and required_in_production:
+                self.missing.append(name)
             return default
         try:
             value = convert(raw)

@@ -227,10 +227,46 @@ TASKS = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "library:list"
 LOGOUT_REDIRECT_URL = "login"
+
+# -- log-in throttling (django-axes) --------------------------------------------------------
+# README, "Log-in throttling". Every authenticate() (the site's log-in, the admin's, any
+# other) is checked first by axes's backend; apps/accounts/lockout.py counts failures per
+# (username, address) pair and, at a much higher limit, per address, in a cache alias of
+# their own that reads consistently and raises on errors: a lock-out check that cannot read
+# is the 503 page, never a log-in. The alias has its own KEY_PREFIX, so clearing the
+# default cache does not lift lock-outs.
 STRATUS_LOGIN_ATTEMPTS = env.int("STRATUS_LOGIN_ATTEMPTS", 5, minimum=1)
+STRATUS_LOGIN_ADDRESS_ATTEMPTS = env.int("STRATUS_LOGIN_ADDRESS_ATTEMPTS", 100, minimum=1)
 STRATUS_LOGIN_WINDOW = env.int("STRATUS_LOGIN_WINDOW", 900, minimum=1)
-# How many proxies (the load balancer: 1) put the client's address in X-Forwarded-For.
-STRATUS_TRUSTED_PROXY_COUNT = env.int("STRATUS_TRUSTED_PROXY_COUNT", 0)
+# Proxies that each append the address they received from to X-Forwarded-For. Behind the
+# ALB: 2 (the ALB, then the node's own nginx). Required in production: with 0 every client
+# would count as the proxy's address.
+STRATUS_TRUSTED_PROXY_COUNT = env.int("STRATUS_TRUSTED_PROXY_COUNT", 0,
+                                      required_in_production=True)
+INSTALLED_APPS += ["axes"]
+# Last, as axes asks: it turns a lock-out into the lock-out page on the way out.
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "apps.accounts.backends.LoginThrottleBackend",  # first: refuses before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+CACHES["login_failures"] = {
+    "BACKEND": "storage_backends.simpledb.cache.SimpleDBCache",
+    "LOCATION": SIMPLEDB_CACHE_DOMAIN,
+    "KEY_PREFIX": CACHES["default"]["KEY_PREFIX"] + "-login-failures",
+    "OPTIONS": {"CONSISTENT_READ": True, "ON_ERROR": "raise"},
+}
+AXES_CACHE = "login_failures"
+AXES_HANDLER = "apps.accounts.lockout.LoginFailureHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.addresses.client_ip"
+AXES_LOCKOUT_CALLABLE = "apps.accounts.views.locked_out"
+# A refused attempt tried no password: it is not counted and does not extend the window.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The cache handler keeps no access logs in the database: nothing to show in the admin.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,4 +1,6 @@
-"""Sign-up, the one accounts view Django does not ship; the rest are Django's auth views."""
+"""Sign-up and the lock-out page: the accounts views Django does not ship."""
+
+import math
 
 from django.conf import settings
 from django.contrib.auth import login as auth_login
@@ -6,8 +8,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import RedirectURLMixin
 from django.http import HttpResponseRedirect
-from django.shortcuts import resolve_url
+from django.shortcuts import render, resolve_url
+from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -41,7 +45,8 @@ class SignupView(RedirectURLMixin, FormView):
     def form_valid(self, form):
         """Save the user and log them in: signing up is signing in."""
         user = form.save()
-        auth_login(self.request, user)
+        # Signed in by the backend that checks passwords (the throttle's checks none).
+        auth_login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         return HttpResponseRedirect(self.get_success_url())
 
     def get_context_data(self, **kwargs):
@@ -49,3 +54,26 @@ class SignupView(RedirectURLMixin, FormView):
         context = super().get_context_data(**kwargs)
         context[self.redirect_field_name] = self.get_redirect_url()
         return context
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """The lock-out page (django-axes's AXES_LOCKOUT_CALLABLE), for the site and the admin.
+
+    429 Too Many Requests, with Retry-After. The throttle cannot ask the cache when a
+    counter expires, so the whole window is quoted: an upper bound.
+    """
+    window = settings.STRATUS_LOGIN_WINDOW
+    response = render(request, "registration/locked_out.html",
+                      {"retry": describe_seconds(window), "login_url": request.path},
+                      status=429)
+    response["Retry-After"] = str(window)
+    add_never_cache_headers(response)
+    return response
+
+
+def describe_seconds(seconds):
+    """A wait in words, rounded up: "15 minutes", "1 minute", "30 seconds"."""
+    if seconds < 60:
+        return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
+    minutes = math.ceil(seconds / 60)
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
