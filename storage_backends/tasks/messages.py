@@ -19,6 +19,7 @@ whose reason the worker records with the dead letter.
 """
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,11 @@ MAX_PAYLOAD_BYTES = 16 * 1_048_576
 #: S3's longest object key, in bytes.
 MAX_KEY_BYTES = 1024
 SIGNING_SALT = "storage_backends.tasks.message"
+#: One token of JSON text: a string (possessive: an unterminated one fails once, in linear
+#: time), a run of anything else but brackets, or a bracket.
+JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*+"|[^"\[\]{}]+|[\[\]{}]', re.DOTALL)
+#: Tokens a flat envelope of a few fields has at most.
+MAX_ENVELOPE_TOKENS = 100
 
 
 class BadMessage(Exception):
@@ -199,10 +205,32 @@ def _envelope(body):
     if len(body) > MAX_MESSAGE_BYTES:  # characters: each is at least one byte
         raise BadMessage(f"not a task message: the body is over SQS's {MAX_MESSAGE_BYTES} "
                          f"bytes")
+    if not _flat(body):
+        raise BadMessage("not a task message: the body is not a JSON object of plain fields "
+                         "(it nests arrays or objects)")
     envelope = _parse(body, "not JSON")
     if not isinstance(envelope, dict):
         raise BadMessage("not a task message: the body is not a JSON object")
     return envelope
+
+
+def _flat(body):
+    """Whether a body is at most one JSON object with no object or array inside it, as an
+    envelope is (its payload is a JSON string). Scanned token by token up to the first
+    nesting, so that nothing deeper reaches the parser, which recurses once per level."""
+    position, opened = 0, False
+    for _count in range(MAX_ENVELOPE_TOKENS):
+        token = JSON_TOKEN.match(body, position)
+        if token is None:
+            return True  # not JSON at all (an unterminated string): the parser says so
+        text = token.group()
+        if text == "[" or (text == "{" and opened):
+            return False
+        opened = opened or text == "{"
+        position = token.end()
+        if position == len(body):
+            return True
+    return False
 
 
 def decode(body, payloads=None):
