@@ -407,6 +407,32 @@ def test_a_task_whose_exception_cannot_be_printed_is_still_failed_and_dead_lette
     assert left_in(tasks) == 0
 
 
+def test_a_fault_while_running_one_delivery_hands_it_back_alone_and_it_runs_again(tasks):
+    """send_robust passes on what is not an Exception: a task_started receiver's SystemExit
+    happens before the task runs, outside what counts as the task's own failure."""
+    faults = []
+
+    def exits_once(sender, task_result, **kwargs):
+        if not faults and task_result.args == ["faulty", 1]:
+            faults.append(task_result.id)
+            raise SystemExit("a signal receiver exits")
+
+    task_started.connect(exits_once)
+    try:
+        faulty = jobs.remember.enqueue("faulty", 1)
+        others = [jobs.remember.enqueue("others", n) for n in range(3)]
+        with worker_in_thread(tasks, wait_seconds=0):
+            eventually(lambda: all(tasks.get_result(r.id).status == TaskResultStatus.SUCCESSFUL
+                                   for r in others), "the rest of the batch ran")
+            eventually(lambda: tasks.get_result(faulty.id).status
+                       == TaskResultStatus.SUCCESSFUL, "the faulty delivery came back and ran")
+    finally:
+        task_started.disconnect(exits_once)
+    assert faults == [faulty.id]
+    assert jobs.calls["faulty"] == [1]
+    assert left_in(tasks) == 0
+
+
 # -- duplicates -----------------------------------------------------------------------------
 class TestDuplicates:
     """A short visibility timeout: a duplicate handed back comes back within 2 s."""

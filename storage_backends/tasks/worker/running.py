@@ -96,7 +96,9 @@ class Runner:
         """Run one delivery's task in a pool thread; its outcome goes to the flushers."""
         try:
             outcome = self._run(delivery)
-        except Exception:  # noqa: BLE001 - the worker's own fault: this delivery only
+        except BaseException:  # noqa: BLE001 - not the task's (that is its outcome): a
+            # signal receiver's SystemExit, say. The delivery must still be settled, or the
+            # heartbeat would keep its message hidden for ever.
             logger.exception("worker=%s could not run message=%s; handed back for %ds",
                              self.worker_id, delivery.message_id, FAULT_BACKOFF)
             self.ledger.free_thread(delivery)
