@@ -46,7 +46,10 @@ class Runner:
         """Hand a checked delivery (payload, task and result record read) to the pool."""
         delivery.mark = self._running_record(delivery, now)
         self.ledger.started_task(delivery)
-        self._pool.submit(self.run, delivery)
+        try:
+            self._pool.submit(self.run, delivery)
+        except RuntimeError:  # the pool is shut down: the worker is stopping
+            self.settler.hand_back([delivery], 0)
 
     def shutdown(self):
         """Stop starting tasks; tasks still running are left to finish (or be abandoned)."""
