@@ -45,6 +45,7 @@ logger = logging.getLogger("storage_backends.tasks.worker")
 
 
 def default_worker_id():
+    """host-pid-random: which process ran an attempt, as recorded in its result."""
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{get_random_string(4)}"
 
 

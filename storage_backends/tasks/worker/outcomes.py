@@ -36,6 +36,7 @@ class Flusher:
         self.worker_id = worker_id
 
     def loop(self):
+        """Write outcomes as they come, gathered into batches, until the worker stops."""
         while not self.control.stop_now.is_set():
             try:
                 first = self.outcomes.get(timeout=0.1)

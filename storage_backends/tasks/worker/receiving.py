@@ -61,6 +61,8 @@ class Receiver:
         self._band_empty_until = {}
 
     def loop(self):
+        """Receive and check batches until the worker stops, drains or has started
+        max_tasks."""
         control = self.control
         while not control.stopping.is_set() and not control.drained.is_set():
             most = MAX_RECEIVE
