@@ -11,7 +11,8 @@ and replaces all of the admin's URLs for it with its own views and templates
 - Task queues (`TaskQueueAdmin`): SQS's approximate counts for every queue and its
   dead-letter queue.
 - Dead letters (`DeadLetterAdmin`): each DLQ's messages, one message, and the actions
-  redrive and delete (POST), by message id (deadletters.py says how).
+  redrive and delete (POST), by message id (deadletters.py says how). Redrive is offered,
+  and done, only for messages that can run; the others can be inspected and deleted.
 
 Permissions are the models': `view` for every page, `change` to re-enqueue or redrive,
 `delete` to delete a dead letter; superusers have them all, and the admin site sends
@@ -401,7 +402,9 @@ class DeadLetterAdmin(_TaskPages):
             "look_visibility": LOOK_VISIBILITY,
             "letters": [(letter, self._url("message", queue.name, letter.message_id),
                          self._result_url(letter)) for letter in letters],
-            "can_redrive": self.has_change_permission(request),
+            # Redrive is offered only for messages that can run (see DeadLetterQueue.redrive).
+            "can_redrive": self.has_change_permission(request)
+            and any(letter.can_run for letter in letters),
             "can_delete": self.has_delete_permission(request),
         })
 
@@ -454,6 +457,6 @@ class DeadLetterAdmin(_TaskPages):
             "result_url": self._result_url(letter),
             "payload": pretty_json({"args": letter.payload.args,
                                     "kwargs": letter.payload.kwargs}) if letter.payload else None,
-            "can_redrive": self.has_change_permission(request),
+            "can_redrive": self.has_change_permission(request) and letter.can_run,
             "can_delete": self.has_delete_permission(request),
         })

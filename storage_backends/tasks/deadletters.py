@@ -8,7 +8,9 @@ its visibility) takes the receipt handle of its latest receive. So:
   return the same message twice, so a scan pages through the queue ten at a time; then it
   hands them all back at once (visibility 0). A page shows message ids and keeps no
   receipt handle: a reload or a second operator sees the same messages straight away.
-- **Acting** (redrive, delete) goes by message id, which never changes. It receives the
+- **Acting** (redrive, delete) goes by message id, which never changes. Only a message that
+  can run (a task message this site reads, naming a task it has) may be redriven; any
+  message may be deleted. It receives the
   queue again until it holds every selected message (or has seen as many as the queue
   holds, `MAX_SCANNED`, or `SCAN_SECONDS` have passed), acts with the receipt handles it
   has just got, and hands back the rest. A receipt handle kept from the page would be
@@ -26,10 +28,10 @@ whose `-dlq` this is.
 A scan costs one GetQueueAttributes (how many messages are visible), then one
 ReceiveMessage per ten messages (WaitTimeSeconds=1 while fewer are held than that count, so
 SQS asks all its servers rather than a sample; one last short poll for any the lagging count
-missed) and one ChangeMessageVisibilityBatch per ten to hand them back. Redriving sends each message with its own
-SendMessage, so that each is deleted from the dead-letter queue only once its own send
-succeeded; results are read with one Select per 20 and reset with one BatchPutAttributes
-per 25; deletes go ten to a DeleteMessageBatch.
+missed) and one ChangeMessageVisibilityBatch per ten to hand them back. Redriving sends
+each message with its own SendMessage, so that each is deleted from the dead-letter queue
+only once its own send succeeded; results are read with one Select per 20 and reset with
+one BatchPutAttributes per 25; deletes go ten to a DeleteMessageBatch.
 """
 
 import json
@@ -73,11 +75,16 @@ def dead_letter_queue(name):
 def rerun_record(record, retention):
     """Attributes that make a result READY to run again, with all its attempts ahead.
 
-    The worker counts a task's attempts as len(worker_ids) - base (worker.py,
-    `_running_record`), so `base` is the number of attempts made so far; worker ids and
-    errors are kept, as the history of the earlier runs.
+    The worker counts a task's attempts as len(worker_ids) - base (worker/running.py,
+    `Runner._running_record`), so `base` is the number of attempts made so far; worker ids
+    and errors are kept, as the history of the earlier runs.
     """
-    worker_ids = json.loads(record.get("worker_ids") or "[]")
+    try:
+        worker_ids = json.loads(record.get("worker_ids") or "[]")
+    except (ValueError, RecursionError):
+        worker_ids = []
+    if not isinstance(worker_ids, list):
+        worker_ids = []  # a record nobody wrote: its history is lost either way
     return {"status": TaskResultStatus.READY.value, "base": str(len(worker_ids)),
             "finished_at": "", "lease": "", "mid": "",
             "expires": epoch(time.time() + retention)}
@@ -95,8 +102,13 @@ class DeadLetter:
     moved_by_sqs: bool
     sent_at: datetime | None
     receive_count: int
-    payload: messages.Payload | None
-    problem: str  # why the body is no task message this site can read; "" if it is one
+    payload: messages.Payload | None  # None if the body is no task message this site reads
+    problem: str  # why the message can never run here (bad body, unknown task); "" if it can
+
+    @property
+    def can_run(self):
+        """Whether a worker would run it: only such a message may be redriven."""
+        return not self.problem
 
     @property
     def result_id(self):
@@ -107,17 +119,17 @@ class DeadLetter:
         return self.payload.task_path if self.payload else None
 
     def pretty_body(self):
-        """The body, indented if it is JSON (the payload inside it too)."""
+        """The body, indented if it is a task message's JSON (the payload inside it too); as
+        it came otherwise (it may nest too deeply to parse, or to print again)."""
+        if not self.payload:
+            return self.body
         try:
             envelope = json.loads(self.body)
-        except ValueError:
-            return self.body
-        if isinstance(envelope, dict) and isinstance(envelope.get("payload"), str):
-            try:
+            if isinstance(envelope.get("payload"), str):
                 envelope = {**envelope, "payload": json.loads(envelope["payload"])}
-            except ValueError:
-                pass
-        return json.dumps(envelope, indent=2, ensure_ascii=False)
+            return json.dumps(envelope, indent=2, ensure_ascii=False)
+        except (ValueError, RecursionError):
+            return self.body
 
 
 @dataclass
@@ -175,6 +187,10 @@ class DeadLetterQueue:
     def redrive(self, message_ids):
         """Send the messages back to their source queues, then delete them here.
 
+        Only a message that can run is redriven: one whose body is no task message this
+        site reads, or whose task is unknown here, would only be dead-lettered again (under
+        a new id, its receive history lost), so it is refused.
+
         A message whose task has a result is redriven only if that result is not
         SUCCESSFUL (a worker would just delete it), and its result is first made READY with
         fresh attempts (`rerun_record`): a worker deletes a message whose result is FAILED
@@ -186,7 +202,11 @@ class DeadLetterQueue:
             known = set(self.backend.config.sqs_names())
             letters = []
             for letter in self._find(hold, message_ids, outcome):
-                if letter.source in known:
+                if not letter.can_run:
+                    self._refuse(outcome, letter, f"it can never run ({letter.problem}), so "
+                                 f"a worker would only dead-letter it again; inspect or "
+                                 f"delete it")
+                elif letter.source in known:
                     letters.append(letter)
                 else:
                     self._refuse(outcome, letter, f"its source queue {letter.source!r} is not "
@@ -315,6 +335,7 @@ class DeadLetterQueue:
         payload, problem = None, ""
         try:
             payload = messages.decode(body, self.backend.payloads)
+            messages.resolve_task(payload.task_path)
         except BadMessage as error:
             problem = error.reason
         except SERVICE_ERRORS as error:

@@ -18,6 +18,10 @@ MAX_BATCH = 10
 #: Message attributes a dead letter carries (README, "Dead letters").
 REASON = "stratus-reason"
 SOURCE = "stratus-source-queue"
+#: Characters of a reason kept, and the bytes kept free for the attributes of a dead letter
+#: (names, types, a reason of MAX_REASON characters of up to 4 bytes, a queue name).
+MAX_REASON = 1000
+ATTRIBUTES_BYTES = 8192
 COUNTS = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
           "ApproximateNumberOfMessagesDelayed")
 
@@ -83,11 +87,20 @@ class Queues:
         _check("SendMessageBatch", response)
 
     def dead_letter(self, name, body, reason):
-        """Put a message body on `name`'s dead-letter queue, saying why."""
+        """Put a message body on `name`'s dead-letter queue, saying why.
+
+        A body that leaves no room for the reason under SQS's limit (a received body may
+        take all of it) is cut to fit, and the reason says so."""
+        reason = reason[:MAX_REASON] or "unknown"
+        room = MAX_MESSAGE_BYTES - ATTRIBUTES_BYTES
+        encoded = body.encode("utf-8", "replace")
+        if len(encoded) > room:
+            body = encoded[:room].decode("utf-8", "ignore")
+            reason = f"{reason} (body cut from {len(encoded)} to {room} bytes to fit)"
         self.sqs.send_message(
             QueueUrl=self.dead_letter_url(name), MessageBody=body or " ",
             MessageAttributes={
-                REASON: {"DataType": "String", "StringValue": reason[:4000] or "unknown"},
+                REASON: {"DataType": "String", "StringValue": reason},
                 SOURCE: {"DataType": "String", "StringValue": name},
             },
         )

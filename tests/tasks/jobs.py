@@ -115,3 +115,13 @@ def random_text(name, size):
 @task
 def noop():
     pass
+
+
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("this exception cannot be printed")
+
+
+@task(max_attempts=1)
+def fails_unprintably():
+    raise Unprintable()

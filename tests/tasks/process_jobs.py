@@ -5,8 +5,10 @@ the receivers before that task's `task_started`. They log only for this module's
 the in-process tests, whose tasks live in `tests.tasks.jobs`, are left alone.
 """
 
+import ctypes
 import logging
 import os
+import threading
 import time
 
 from django.dispatch import receiver
@@ -27,6 +29,22 @@ def nap(context, seconds, note=None):
             file.write(f"{result.id} pid={os.getpid()}\n")
     time.sleep(seconds)
     return seconds
+
+
+class ThreadKilled(BaseException):
+    """Raised inside a worker thread by `kill_thread`; not an Exception, so no guard for
+    one delivery's faults stops it, as nothing stops a crash the worker did not foresee."""
+
+
+@task
+def kill_thread(name):
+    """Raise ThreadKilled inside this process's thread called `name` (CPython's
+    PyThreadState_SetAsyncExc: the thread raises it at its next bytecode)."""
+    [thread] = [t for t in threading.enumerate() if t.name == name]
+    killed = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
+                                                        ctypes.py_object(ThreadKilled))
+    logger.info("job=kill_thread thread=%s killed=%d pid=%d", name, killed, os.getpid())
+    return killed
 
 
 def _ours(task_result):

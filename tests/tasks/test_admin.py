@@ -1,5 +1,6 @@
 """The admin's task pages: results, queues and dead letters, against the local AWS stack."""
 
+import json
 import re
 import time
 import uuid
@@ -10,6 +11,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
+from storage_backends.tasks import messages
 from storage_backends.tasks.messages import Payload
 from tests.fixtures.localaws import reset_aws_clients
 from tests.tasks import jobs
@@ -291,16 +293,123 @@ def test_an_unknown_dead_letter_is_a_404(admin_client, tasks, source):
     assert response.status_code == 404
 
 
+def task_body(task_path="tests.tasks.jobs.add"):
+    """A correctly signed task message body, as the backend sends it."""
+    return messages.encode(Payload(
+        id=uuid.uuid4().hex, task_path=task_path, backend="default", queue_name="default",
+        priority=0, args=[1, 2], kwargs={}, enqueued_at=datetime.now(UTC)))
+
+
+def tampered_body():
+    envelope = json.loads(task_body())
+    return json.dumps({**envelope, "payload": envelope["payload"].replace("[1,2]", "[1,3]")})
+
+
+@pytest.fixture
+def runnable_dead_letter(tasks, source):
+    """A task message that can run, on the default queue's dead-letter queue."""
+    body = task_body()
+    before = visible(tasks, source + "-dlq")
+    tasks.sqs.dead_letter(source, body, "put here by the test")
+    wait_for(lambda: visible(tasks, source + "-dlq") == before + 1, what="one more dead letter")
+    return body
+
+
 def test_redrive_moves_a_dead_letter_back_to_its_source_queue(admin_client, tasks, source,
-                                                              dead_letter, dead_letters_url):
+                                                              runnable_dead_letter,
+                                                              dead_letters_url):
     [letter] = letters(admin_client, dead_letters_url)
+    assert letter.can_run
     response = admin_client.post(dead_letters_url, {"action": "redrive",
                                                     "message": [letter.message_id]}, follow=True)
     assert messages_of(response) == ["Redrove 1 message to its source queue."]
-    wait_for(lambda: visible(tasks, source) == 1 and visible(tasks, dead_letter) == 0,
+    wait_for(lambda: visible(tasks, source) == 1 and visible(tasks, source + "-dlq") == 0,
              what="the message back in its source queue")
     [message] = tasks.sqs.receive(tasks.sqs.url(source), 1, 0, 0)
-    assert message["Body"] == "<b>not a task</b>"
+    assert message["Body"] == runnable_dead_letter
+
+
+#: Dead letters that can never run here, and what the page says of each.
+UNRUNNABLE = {
+    "not JSON": (lambda: "<b>not a task</b>", "not JSON"),
+    "a bad signature": (tampered_body, "bad signature"),
+    "an unknown version": (lambda: json.dumps({**json.loads(task_body()), "v": 2}),
+                           "unknown message version 2"),
+    "an unknown task": (lambda: task_body("tests.tasks.jobs.vanished"),
+                        "unknown task &#x27;tests.tasks.jobs.vanished&#x27;"),
+    "deep nesting": (lambda: "[" * 10000 + "]" * 10000, "it nests arrays or objects"),
+}
+
+
+@pytest.fixture(params=UNRUNNABLE)
+def unrunnable(request, tasks, source):
+    """(body, what the page says) of a message that can never run, on the dead-letter
+    queue, dead-lettered by a worker."""
+    make_body, problem = UNRUNNABLE[request.param]
+    body = make_body()
+    tasks.sqs.send(source, body)
+    request.getfixturevalue("run_worker")()
+    wait_for(lambda: visible(tasks, source + "-dlq") == 1, what="one dead letter")
+    return body, problem
+
+
+def message_url(source, letter):
+    return reverse("admin:storage_backends_deadletter_message",
+                   args=[source + "-dlq", letter.message_id])
+
+
+def test_a_dead_letter_that_cannot_run_has_no_redrive_button(admin_client, source, unrunnable,
+                                                             dead_letters_url):
+    _body, problem = unrunnable
+    [letter] = letters(admin_client, dead_letters_url)
+    assert not letter.can_run
+    content = admin_client.get(message_url(source, letter)).content.decode()
+    assert 'value="redrive"' not in content
+    assert 'value="delete"' in content
+    assert 'id="cannot-run"' in content and problem in content
+
+
+def test_a_dead_letter_queue_of_messages_that_cannot_run_offers_no_redrive(
+        admin_client, unrunnable, dead_letters_url):
+    content = admin_client.get(dead_letters_url).content.decode()
+    assert 'value="redrive"' not in content and 'value="delete"' in content
+    assert "cannot run, so cannot be redriven" in content
+
+
+def test_redriving_a_dead_letter_that_cannot_run_is_refused_and_it_stays(
+        admin_client, tasks, source, unrunnable, dead_letters_url):
+    [letter] = letters(admin_client, dead_letters_url)
+    response = admin_client.post(dead_letters_url, {"action": "redrive",
+                                                    "message": [letter.message_id]}, follow=True)
+    [error] = messages_of(response)
+    assert error.startswith(f"{letter.message_id} not redriven: it can never run (")
+    assert error.endswith("inspect or delete it")
+    assert visible(tasks, source) == 0
+    [still] = letters(admin_client, dead_letters_url)
+    assert still.message_id == letter.message_id
+
+
+def test_a_dead_letter_that_cannot_run_can_still_be_deleted(admin_client, tasks, source,
+                                                            unrunnable, dead_letters_url):
+    [letter] = letters(admin_client, dead_letters_url)
+    response = admin_client.post(dead_letters_url, {"action": "delete",
+                                                    "message": [letter.message_id]}, follow=True)
+    assert messages_of(response) == ["Deleted 1 message."]
+    assert response.context["letters"] == []
+
+
+def test_the_redrive_option_is_offered_when_one_listed_message_can_run(
+        admin_client, dead_letter, runnable_dead_letter, dead_letters_url):
+    content = admin_client.get(dead_letters_url).content.decode()
+    assert 'value="redrive"' in content
+
+
+def test_a_dead_letter_that_can_run_has_the_redrive_button(admin_client, source,
+                                                           runnable_dead_letter,
+                                                           dead_letters_url):
+    [letter] = letters(admin_client, dead_letters_url)
+    content = admin_client.get(message_url(source, letter)).content.decode()
+    assert 'value="redrive"' in content and 'id="cannot-run"' not in content
 
 
 def test_redrive_resets_a_failed_result_so_a_worker_runs_it_again(admin_client, tasks,

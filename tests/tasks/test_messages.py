@@ -1,6 +1,7 @@
 """Task messages: signed, versioned JSON; large payloads in S3; task paths that name Tasks."""
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,7 @@ from storage_backends import aws
 from storage_backends.tasks.messages import (
     ENVELOPE_BYTES,
     MAX_MESSAGE_BYTES,
+    MAX_PAYLOAD_BYTES,
     SIGNING_SALT,
     BadMessage,
     Payload,
@@ -169,3 +171,109 @@ def test_a_path_that_does_not_import_is_an_unknown_task(path):
     with pytest.raises(BadMessage, match="unknown task") as caught:
         resolve_task(path)
     assert path in caught.value.reason
+
+
+# -- hostile bodies: each is a BadMessage with a reason, never another exception ------------
+def signed_payload(text):
+    """A body whose payload text is `text`, correctly signed, with the id it claims."""
+    signature = signing.Signer(salt=SIGNING_SALT, algorithm="sha256").signature(text)
+    return json.dumps({"v": 1, "id": "r" * 32, "payload": text, "sig": signature})
+
+
+HOSTILE_BODIES = {
+    "nested brackets (RecursionError in json)": ("[" * 10000 + "]" * 10000,
+                                                 "it nests arrays or objects"),
+    "nested objects inside an envelope": ('{"v": ' + '{"a":' * 5000 + "1" + "}" * 5000 + "}",
+                                          "it nests arrays or objects"),
+    "an unterminated string of escapes": ('{"v": "' + '\\"' * 100_000, "not JSON"),
+    "a number past Python's int-string limit": ('{"v": ' + "9" * 5000 + "}", "not JSON"),
+    "a float too large for a float": ('{"v": 1e999999, "sig": "x", "payload": "x"}',
+                                      "unknown message version: a float"),
+    "a body over SQS's limit": ("x" * (MAX_MESSAGE_BYTES + 1), "over SQS's"),
+    "lone surrogates (not encodable as UTF-8)": ('\ud800{"v": 1}', "not JSON"),
+    "JSON true": ("true", "not a JSON object"),
+}
+
+
+@pytest.mark.parametrize("kind", HOSTILE_BODIES)
+def test_a_hostile_body_is_a_bad_message(kind):
+    body, reason = HOSTILE_BODIES[kind]
+    with pytest.raises(BadMessage, match=reason):
+        decode(body)
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("v", "1", "unknown message version: a str"),
+    ("v", True, "unknown message version: a bool"),
+    ("v", 1.0, "unknown message version: a float"),
+    ("v", [[[1]]], "it nests arrays or objects"),
+    ("sig", 7, "unsigned message"),
+    ("sig", None, "unsigned message"),
+    ("id", 5, "message has no id"),
+    ("id", None, "message has no id"),
+    ("payload", 5, "message has no payload"),
+    ("payload", {"id": "r"}, "it nests arrays or objects"),
+    ("s3", 5, "payload pointer is not text"),
+    ("s3", ["task-payloads/x"], "it nests arrays or objects"),
+    ("s3", None, "payload pointer is not text"),
+])
+def test_an_envelope_field_of_the_wrong_type_is_a_bad_message(field, value, reason):
+    with pytest.raises(BadMessage, match=reason):
+        decode(tamper(encode(payload()), **{field: value}))
+
+
+def good_fields():
+    return json.loads(payload().to_json())
+
+
+@pytest.mark.parametrize("field, value", [
+    ("id", 5), ("id", ""), ("task", None), ("backend", ["default"]), ("queue", {}),
+    ("priority", "5"), ("priority", 1.5), ("priority", True), ("args", "abc"),
+    ("args", {"a": 1}), ("kwargs", [["a", 1]]), ("kwargs", "k"), ("enqueued_at", 5),
+    ("enqueued_at", "yesterday"), ("run_after", 5), ("run_after", "soon"),
+])
+def test_a_signed_payload_field_of_the_wrong_type_is_malformed(field, value):
+    text = json.dumps({**good_fields(), field: value})
+    with pytest.raises(BadMessage, match="malformed payload"):
+        decode(signed_payload(text))
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "[" * 100_000 + "]" * 100_000, "9" * 5000])
+def test_a_signed_payload_that_is_no_object_is_malformed(text):
+    with pytest.raises(BadMessage, match="malformed payload"):
+        decode(signed_payload(text))
+
+
+def put_payload(settings, data):
+    key = f"{PREFIX}hostile/{uuid.uuid4().hex}.json"
+    aws.client("s3").put_object(Bucket=settings.STRATUS_MEDIA_BUCKET, Key=key, Body=data)
+    return key
+
+
+def pointing_to(key, text="{}"):
+    """A body pointing to `key`, signed for `text`."""
+    signature = signing.Signer(salt=SIGNING_SALT, algorithm="sha256").signature(text)
+    return json.dumps({"v": 1, "id": "r" * 32, "s3": key, "sig": signature})
+
+
+def test_a_pointer_to_an_object_that_is_not_utf8_is_a_bad_message(store, settings):
+    key = put_payload(settings, b"\xff\xfe\x00garbage")
+    with pytest.raises(BadMessage, match="is not UTF-8 text"):
+        decode(pointing_to(key), store)
+
+
+@pytest.mark.slow
+def test_a_pointer_to_an_object_over_the_payload_limit_is_not_read(store, settings):
+    key = put_payload(settings, b"x" * (MAX_PAYLOAD_BYTES + 1))
+    with pytest.raises(BadMessage, match=f"over {MAX_PAYLOAD_BYTES}: not read"):
+        decode(pointing_to(key), store)
+
+
+def test_a_pointer_longer_than_any_s3_key_is_not_followed(store):
+    with pytest.raises(BadMessage, match="is outside"):
+        decode(pointing_to(PREFIX + "k" * 2000), store)
+
+
+def test_arguments_over_the_payload_limit_are_refused_before_sending(store):
+    with pytest.raises(ValueError, match="over the .* bytes a worker reads"):
+        encode(payload(args=["x" * MAX_PAYLOAD_BYTES]), store)

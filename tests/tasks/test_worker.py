@@ -7,6 +7,8 @@ a task only becomes due later, runs a worker in a thread until what it waits for
 
 import json
 import logging
+import random
+import re
 import threading
 import time
 import uuid
@@ -302,6 +304,132 @@ def test_a_bad_message_is_dead_lettered_and_the_worker_goes_on(tasks, run_worker
     assert reason in dead_reason
     assert "bad" not in jobs.calls
     assert tasks.get_result(good.id).status == TaskResultStatus.SUCCESSFUL
+    assert left_in(tasks) == 0
+
+
+# -- poison messages: whatever a body holds, it is dead-lettered and the worker goes on ----
+def envelope_with(**fields):
+    """A correctly signed body with some envelope fields replaced."""
+    return json.dumps({**json.loads(signed()), **fields})
+
+
+def garbage(size):
+    """`size` characters SQS accepts, no structure to them (seeded: the same each run)."""
+    chars = "".join(chr(c) for c in range(0x20, 0x800))
+    return "".join(random.Random(size).choices(chars, k=size))
+
+
+def pointer_to(settings, data):
+    """A signed body whose payload is an S3 object holding `data` (None: no object)."""
+    key = f"task-payloads/poison/{uuid.uuid4().hex}.json"
+    if data is not None:
+        aws.client("s3").put_object(Bucket=settings.STRATUS_MEDIA_BUCKET, Key=key, Body=data)
+    envelope = json.loads(signed())
+    text = envelope.pop("payload")
+    return json.dumps({**envelope, "s3": key, "sig": messages._signer().signature(text)})
+
+
+POISON = {
+    "nested brackets (the audit's body)": (lambda s: "[" * 10000 + "]" * 10000,
+                                           "it nests arrays or objects"),
+    "an envelope nesting objects": (lambda s: '{"v": ' + '{"a":' * 5000 + "}" * 5001,
+                                    "it nests arrays or objects"),
+    "a number past the int-string limit": (lambda s: '{"v": ' + "9" * 5000 + "}", "not JSON"),
+    "256 KiB of garbage": (lambda s: garbage(256 * 1024), "not JSON|nests arrays or objects"),
+    "a version of the wrong type": (lambda s: envelope_with(v=True),
+                                    "unknown message version: a bool"),
+    "an id of the wrong type": (lambda s: envelope_with(id=5), "message has no id"),
+    "a signature of the wrong type": (lambda s: envelope_with(sig=5), "unsigned message"),
+    "a payload of the wrong type": (lambda s: envelope_with(payload=5), "message has no payload"),
+    "a pointer of the wrong type": (lambda s: envelope_with(s3=5), "payload pointer is not text"),
+    "a pointer to a missing object": (lambda s: pointer_to(s, None), "is gone"),
+    "a pointer to an object that is not UTF-8": (lambda s: pointer_to(s, b"\xff\xfe{"),
+                                                 "is not UTF-8 text"),
+}
+
+
+@pytest.mark.parametrize("kind", POISON)
+def test_a_poison_message_is_dead_lettered_and_the_rest_of_its_batch_runs(tasks, settings,
+                                                                         kind):
+    make_body, reason = POISON[kind]
+    body = make_body(settings)
+    send_raw(tasks, body)
+    good = [jobs.remember.enqueue("good", n) for n in range(3)]
+    # In a thread, with a deadline: a receiver killed by the body would leave a batch worker
+    # waiting for ever.
+    with worker_in_thread(tasks, concurrency=4, wait_seconds=0):
+        eventually(lambda: all(tasks.get_result(r.id).status == TaskResultStatus.SUCCESSFUL
+                               for r in good), "the good tasks ran")
+        eventually(lambda: left_in(tasks) == 0, "the poison message left its queue")
+        later = jobs.remember.enqueue("later", 1)
+        eventually(lambda: tasks.get_result(later.id).status == TaskResultStatus.SUCCESSFUL,
+                   "a task sent afterwards ran: the receiver lives")
+    [(dead_body, dead_reason)] = dead_letters(tasks)
+    assert dead_body == body
+    assert re.search(reason, dead_reason), dead_reason
+    assert "bad" not in jobs.calls
+
+
+def test_a_body_that_fills_sqs_limit_is_dead_lettered_cut_to_fit_its_reason(tasks):
+    body = "x" * MAX_MESSAGE_BYTES
+    send_raw(tasks, body)
+    with worker_in_thread(tasks, wait_seconds=0):
+        eventually(lambda: left_in(tasks) == 0, "the message left its queue")
+    [(dead_body, dead_reason)] = dead_letters(tasks)
+    assert dead_reason.startswith("not JSON")
+    assert dead_reason.endswith("bytes to fit)")
+    assert body.startswith(dead_body) and len(dead_body) > MAX_MESSAGE_BYTES - 10_000
+
+
+def test_a_garbage_result_record_dead_letters_its_message_alone(tasks, run_worker):
+    """A record in the shared results domain is input too: one whose worker_ids is not a
+    list makes that message fail to start, not the receiver."""
+    corrupt = jobs.remember.enqueue("corrupt", 1)
+    tasks.results.put(corrupt.id, {"worker_ids": "{not json"})
+    others = [jobs.remember.enqueue("others", n) for n in range(3)]
+    run_worker()
+    [(body, reason)] = dead_letters(tasks)
+    assert json.loads(body)["id"] == corrupt.id
+    assert reason.startswith("the worker could not start it: JSONDecodeError")
+    assert "corrupt" not in jobs.calls
+    assert sorted(jobs.calls["others"]) == [0, 1, 2]
+    assert all(tasks.get_result(r.id).status == TaskResultStatus.SUCCESSFUL for r in others)
+
+
+def test_a_task_whose_exception_cannot_be_printed_is_still_failed_and_dead_lettered(
+        tasks, run_worker):
+    result = jobs.fails_unprintably.enqueue()
+    run_worker()
+    assert tasks.get_result(result.id).status == TaskResultStatus.FAILED
+    [(_body, reason)] = dead_letters(tasks)
+    assert reason == ("failed after 1 attempt(s): Unprintable: "
+                      "<str() of the exception failed>")
+    assert left_in(tasks) == 0
+
+
+def test_a_fault_while_running_one_delivery_hands_it_back_alone_and_it_runs_again(tasks):
+    """send_robust passes on what is not an Exception: a task_started receiver's SystemExit
+    happens before the task runs, outside what counts as the task's own failure."""
+    faults = []
+
+    def exits_once(sender, task_result, **kwargs):
+        if not faults and task_result.args == ["faulty", 1]:
+            faults.append(task_result.id)
+            raise SystemExit("a signal receiver exits")
+
+    task_started.connect(exits_once)
+    try:
+        faulty = jobs.remember.enqueue("faulty", 1)
+        others = [jobs.remember.enqueue("others", n) for n in range(3)]
+        with worker_in_thread(tasks, wait_seconds=0):
+            eventually(lambda: all(tasks.get_result(r.id).status == TaskResultStatus.SUCCESSFUL
+                                   for r in others), "the rest of the batch ran")
+            eventually(lambda: tasks.get_result(faulty.id).status
+                       == TaskResultStatus.SUCCESSFUL, "the faulty delivery came back and ran")
+    finally:
+        task_started.disconnect(exits_once)
+    assert faults == [faulty.id]
+    assert jobs.calls["faulty"] == [1]
     assert left_in(tasks) == 0
 
 

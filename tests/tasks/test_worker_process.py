@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from django.core.cache import caches
@@ -22,6 +23,9 @@ from django.tasks import TaskResultStatus
 
 from storage_backends import aws, resources
 from storage_backends.provisioning import Provisioner
+from storage_backends.tasks import messages
+from storage_backends.tasks.messages import Payload
+from storage_backends.tasks.queues import REASON
 from tests.tasks import jobs, process_jobs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -331,3 +335,78 @@ def test_the_worker_logs_each_task_as_key_value_pairs(stack):
     line = (rf"worker=logger-1 task=tests\.tasks\.jobs\.add id={result.id} "
             r"status=SUCCESSFUL attempt=1 ms=\d+$")
     assert any(re.search(line, logged) for logged in worker.stdout), worker.output()
+
+
+# -- poison messages and dying threads ---------------------------------------------------------
+def dead_letters(tasks):
+    """{body: reason} of the messages on the default queue's dead-letter queue."""
+    sqs = aws.client("sqs")
+    url = tasks.backend.sqs.dead_letter_url(tasks.backend.config.sqs_name("default"))
+    found = {}
+    while True:
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                       VisibilityTimeout=60, MessageAttributeNames=["All"])
+        if not received.get("Messages"):
+            return found
+        found.update({m["Body"]: m["MessageAttributes"][REASON]["StringValue"]
+                      for m in received["Messages"]})
+
+
+def wait_until(condition, what, timeout=RUN_TIMEOUT):
+    """Poll another process's effects until `condition()` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.1)  # polling another process's writes, with the deadline above
+
+
+def test_poison_messages_are_dead_lettered_by_a_worker_process_which_goes_on(stack):
+    tasks = stack()
+    envelope = json.loads(messages.encode(Payload(
+        id=uuid.uuid4().hex, task_path="tests.tasks.jobs.add", backend="default",
+        queue_name="default", priority=0, args=[1, 2], kwargs={},
+        enqueued_at=datetime.now(UTC))))
+    poison = {
+        "[" * 10000 + "]" * 10000: "it nests arrays or objects",
+        '{"v": ' + "9" * 5000 + "}": "not JSON",
+        "q" * 256 * 1024: "not JSON",
+        json.dumps({**envelope, "v": True}): "unknown message version: a bool",
+        json.dumps({**envelope, "payload": 5}): "message has no payload",
+        json.dumps({**envelope, "s3": "task-payloads/none.json"}): "is gone",
+    }
+    url = tasks.queue_url
+    for body in poison:
+        aws.client("sqs").send_message(QueueUrl=url, MessageBody=body)
+    good = [jobs.add.enqueue(n, n) for n in range(3)]
+    worker = tasks.worker("--concurrency", "4")
+
+    for result in good:
+        wait_for_status(result, TaskResultStatus.SUCCESSFUL)
+    wait_until(lambda: tasks.counts()["ApproximateNumberOfMessages"] == 0
+               and tasks.counts()["ApproximateNumberOfMessagesNotVisible"] == 0,
+               "the task queue emptied")
+    later = jobs.add.enqueue(20, 22)
+    wait_for_status(later, TaskResultStatus.SUCCESSFUL)  # its receiver still receives
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0, worker.output()
+    found = dead_letters(tasks)
+    assert found.keys() == poison.keys()
+    for body, reason in poison.items():
+        assert reason in found[body], (reason, found[body])
+
+
+@pytest.mark.parametrize("thread", ["receiver-0", "flusher-0", "heartbeat", "marker"])
+def test_a_worker_whose_thread_dies_hands_back_its_messages_and_exits_non_zero(stack, thread):
+    tasks = stack(visibility=30)
+    running = process_jobs.nap.enqueue(30)
+    worker = tasks.worker("--concurrency", "4")
+    worker.wait_for(rf"job=nap id={running.id} .* started")
+    process_jobs.kill_thread.enqueue(thread)
+
+    assert worker.wait() == 1, worker.output()
+    assert any(f"thread={thread} died" in line for line in worker.stdout), worker.output()
+    assert any(f"sqs_worker stopped: thread {thread} died: ThreadKilled" in line
+               for line in worker.stderr), worker.output()
+    # Handed back, visible at once: not hidden for the 30 s visibility timeout.
+    assert running.id in tasks.visible_ids()

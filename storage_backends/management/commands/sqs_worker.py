@@ -2,7 +2,8 @@
 
 SIGTERM or SIGINT: stop receiving at once, let running tasks finish within the grace
 period, hand the rest back to SQS, exit 0. A second signal hands everything back and exits
-at once.
+at once. If a thread of the worker dies, it hands everything back and exits 1 at once, so
+that a supervisor starts a new one.
 """
 
 import argparse
@@ -84,8 +85,18 @@ class Command(BaseCommand):
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
+        if worker.failure:
+            # Exit at once, non-zero, so that a supervisor starts a new worker; running
+            # tasks' messages are already handed back.
+            self.stderr.write(f"sqs_worker stopped: {worker.failure}")
+            _exit_now(1)
         if worker.abandoned_tasks:
             # Their messages are already handed back; exiting normally would wait for them.
-            logging.shutdown()
-            sys.stdout.flush()
-            os._exit(0)
+            _exit_now(0)
+
+
+def _exit_now(code):
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,156 @@
+"""The worker: receives task messages from SQS, runs them, records results, deletes them.
+
+`manage.py sqs_worker` is a thin command over `Worker`, which wires together, one module
+per concern:
+
+- `receiving`: receivers long-poll the queues and check each message; whatever a body
+  holds, a message that cannot run is dead-lettered with the reason and never runs;
+- `running`: a pool of `concurrency` threads runs the tasks, each run ending in an outcome;
+- `outcomes`: flushers write outcomes in batches and settle their messages;
+- `settling`: the SQS actions that end a delivery (delete, hand back, dead-letter, defer);
+- `heartbeat`: the heartbeat keeps the messages of running tasks hidden (and their lease
+  live); the marker marks long tasks RUNNING;
+- `deliveries`: the ledger of received messages and free task threads;
+- `supervision`: stopping, and watching the threads: if a receiver, flusher, heartbeat or
+  marker thread dies, the worker hands back what it holds and stops with `failure` set
+  (`sqs_worker` then exits non-zero, so that a supervisor starts a new one).
+
+Stopping: the first `stop()` (SIGTERM/SIGINT in the command) stops receiving at once, lets
+running tasks finish for up to `shutdown_grace` seconds, then hands the rest back
+(visibility 0). A second `stop()` hands everything back at once. `batch=True` stops once
+the queues hold no visible or in-flight messages; `max_tasks` after that many tasks.
+"""
+
+import logging
+import math
+import os
+import queue
+import socket
+import threading
+import time
+
+from django.utils.crypto import get_random_string
+
+from .deliveries import MAX_RECEIVE, SERVICE_ERRORS, Delivery, Ledger, Outcome
+from .heartbeat import Heartbeat, Marker
+from .outcomes import Flusher
+from .receiving import Receiver
+from .running import Runner
+from .settling import Settler
+from .supervision import Control, Crew
+
+__all__ = ["SERVICE_ERRORS", "Delivery", "Outcome", "Worker", "default_worker_id"]
+
+logger = logging.getLogger("storage_backends.tasks.worker")
+
+
+def default_worker_id():
+    """host-pid-random: which process ran an attempt, as recorded in its result."""
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{get_random_string(4)}"
+
+
+class Worker:
+    """Runs the tasks of one SQSBackend's queues (see the module docstring)."""
+
+    def __init__(self, backend, queue_names=None, concurrency=10, batch=False,
+                 max_tasks=None, worker_id=None, wait_seconds=None, shutdown_grace=None):
+        self.backend = backend
+        self.config = backend.config
+        names = tuple(queue_names or backend.queue_names)
+        unknown = set(names) - set(backend.queue_names)
+        if unknown:
+            raise ValueError(f"unknown queue(s) {', '.join(sorted(unknown))}; the backend "
+                             f"has {', '.join(backend.queue_names)}")
+        self.sqs_names = self.config.sqs_names(names)
+        self.concurrency = concurrency
+        self.batch = batch
+        self.max_tasks = max_tasks
+        self.worker_id = worker_id or default_worker_id()
+        self.wait_seconds = self.config.wait_seconds if wait_seconds is None else wait_seconds
+        self.shutdown_grace = (self.config.shutdown_grace if shutdown_grace is None
+                               else shutdown_grace)
+        self.visibility = self.config.visibility_timeout
+        #: Why the worker stopped on its own (a thread of it died), or None.
+        self.failure = None
+        self.control = Control()
+        self.ledger = Ledger(concurrency)
+        self.settler = Settler(backend, self.ledger, self.worker_id)
+        self._outcomes = queue.Queue()
+        self._mark_lock = threading.Lock()
+
+    @property
+    def processed(self):
+        """Tasks whose outcome was written."""
+        return self.ledger.processed
+
+    # -- control --------------------------------------------------------------------------
+    def stop(self):
+        """First call: finish what runs (within the grace period). Second: stop now."""
+        self.control.stop()
+
+    def run(self):
+        """Work until stopped, drained (`batch`), `max_tasks` done or a thread of the
+        worker dies (then `failure` says which); returns tasks run."""
+        control = self.control
+        crew = Crew(self.worker_id)
+        runner = Runner(self.backend, self.ledger, self.settler, self._outcomes,
+                        self.worker_id, self.visibility, self.concurrency)
+        receiver = Receiver(self, runner)
+        flusher = Flusher(self.backend, self.ledger, self.settler, self._outcomes, control,
+                          self._mark_lock, self.worker_id)
+        logger.info("worker=%s starting queues=%s concurrency=%d batch=%s", self.worker_id,
+                    ",".join(self.sqs_names), self.concurrency, self.batch)
+        receivers = max(1, min(4, math.ceil(self.concurrency / MAX_RECEIVE)))
+        for n in range(receivers):
+            crew.start(f"receiver-{n}", receiver.loop)
+        for n in range(receivers):
+            crew.start(f"flusher-{n}", flusher.loop)
+        crew.start("heartbeat", Heartbeat(self.backend, self.ledger, control, self.visibility,
+                                          self.worker_id).loop)
+        crew.start("marker", Marker(self.backend, self.ledger, control, self._mark_lock,
+                                    self.worker_id).loop)
+        self._wait(crew)
+        control.stopping.set()
+        self.ledger.wake()
+        handed_back = self.settler.hand_back_all()
+        control.stop_now.set()  # flushers and heartbeat end
+        runner.shutdown()
+        if crew.death:
+            self.failure = crew.death
+            logger.error("worker=%s failed processed=%d handed_back=%d failure=%r",
+                         self.worker_id, self.processed, handed_back, self.failure)
+        else:
+            logger.info("worker=%s stopped processed=%d handed_back=%d", self.worker_id,
+                        self.processed, handed_back)
+        return self.processed
+
+    def _wait(self, crew):
+        """Until the worker should stop: a death, a stop (and its grace), drained, or
+        max_tasks done."""
+        control = self.control
+        grace_deadline = None
+        while not control.stop_now.is_set() and not crew.died.is_set():
+            if control.stopping.is_set():
+                if grace_deadline is None:
+                    grace_deadline = time.monotonic() + self.shutdown_grace
+                    logger.info("worker=%s stopping grace=%ss", self.worker_id,
+                                self.shutdown_grace)
+                if not self._busy() and not crew.alive("receiver-"):
+                    return
+                if time.monotonic() >= grace_deadline:
+                    return
+            elif control.drained.is_set() and not self._busy():
+                return
+            elif self.max_tasks is not None and self.processed >= self.max_tasks \
+                    and not self._busy():
+                return
+            crew.died.wait(0.05)
+
+    @property
+    def abandoned_tasks(self):
+        """Tasks still running in threads (after run(): their messages were handed back)."""
+        with self.ledger.lock:
+            return self.ledger.running
+
+    def _busy(self):
+        return bool(self.ledger.held()) or not self._outcomes.empty()

@@ -1,0 +1,89 @@
+"""Settling deliveries on SQS: delete, hand back, dead-letter, defer.
+
+Each action settles what it acted on (see `Ledger.settle`), whether or not SQS took it: a
+message SQS did not delete or hide comes back when its visibility ends, and runs again
+(at least once); one SQS did not take into the dead-letter queue stays, and SQS's own
+redrive moves it after MAX_RECEIVE_COUNT receives.
+"""
+
+import logging
+
+from ..backend import delay_seconds
+from .deliveries import SERVICE_ERRORS
+
+logger = logging.getLogger("storage_backends.tasks.worker")
+
+
+def by_url(deliveries):
+    """(queue URL, deliveries) pairs: SQS batch calls go to one queue."""
+    groups = {}
+    for delivery in deliveries:
+        groups.setdefault(delivery.url, []).append(delivery)
+    return groups.items()
+
+
+class Settler:
+    """The SQS actions that end a delivery, batched by queue."""
+
+    def __init__(self, backend, ledger, worker_id):
+        self.backend = backend
+        self.ledger = ledger
+        self.worker_id = worker_id
+
+    def delete(self, deliveries):
+        try:
+            for url, group in by_url(deliveries):
+                self.backend.sqs.delete_many(url, [d.receipt for d in group])
+        except SERVICE_ERRORS as error:
+            logger.warning("worker=%s delete failed error=%r", self.worker_id, error)
+        self.ledger.settle(deliveries)
+
+    def hand_back(self, deliveries, seconds):
+        """Make the messages visible again in `seconds` (0: at once)."""
+        try:
+            for url, group in by_url(deliveries):
+                self.backend.sqs.set_visibility_many(url, [(d.receipt, seconds) for d in group])
+        except SERVICE_ERRORS as error:
+            logger.warning("worker=%s visibility change failed error=%r", self.worker_id,
+                           error)
+        self.ledger.settle(deliveries)
+
+    def dead_letter(self, deliveries, reason):
+        for delivery in deliveries:
+            logger.error("worker=%s dead-letter queue=%s message=%s reason=%r",
+                         self.worker_id, delivery.sqs_name, delivery.message_id, reason)
+            try:
+                self.backend.sqs.dead_letter(delivery.sqs_name, delivery.body, reason)
+            except SERVICE_ERRORS as error:
+                # Left in the queue: SQS's redrive moves it after MAX_RECEIVE_COUNT receives.
+                logger.error("worker=%s dead-letter failed error=%r", self.worker_id, error)
+                self.ledger.settle([delivery])
+                continue
+            self.delete([delivery])
+
+    def defer(self, delivery):
+        """Re-send a message whose run_after is beyond SQS's longest delay; delete this one."""
+        try:
+            self.backend.sqs.send(delivery.sqs_name, delivery.body,
+                                  delay_seconds(delivery.payload))
+        except SERVICE_ERRORS as error:
+            logger.warning("worker=%s defer failed error=%r", self.worker_id, error)
+            self.ledger.settle([delivery])
+            return
+        logger.info("worker=%s deferred id=%s run_after=%s", self.worker_id,
+                    delivery.payload.id, delivery.payload.run_after.isoformat())
+        self.delete([delivery])
+
+    def hand_back_all(self):
+        """Hand back every delivery still held (a stopping worker); returns how many."""
+        pending = self.ledger.unsettled()
+        # Release the leases first: a worker that receives a message whose lease still
+        # runs hands it back until the lease ends, up to the visibility timeout.
+        leases = {d.payload.id: {"lease": ""} for d in pending if d.marked}
+        try:
+            self.backend.results.put_many(leases)
+        except SERVICE_ERRORS as error:
+            logger.warning("worker=%s lease release failed error=%r", self.worker_id, error)
+        if pending:
+            self.hand_back(pending, 0)
+        return len(pending)
