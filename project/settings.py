@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.ops.middleware.RequestIdMiddleware",
+    # Before anything reads a request body (CsrfViewMiddleware reads request.POST).
+    "apps.ops.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -140,6 +142,17 @@ STRATUS_UPLOAD_MAX_BYTES = env.int("STRATUS_UPLOAD_MAX_BYTES", 100 * 1024 * 1024
 # Bigger uploads stream to a temporary file that Django deletes when the request ends.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The most a node reads of a request body (README, "Request bodies"): the upload form's
+# URL takes a file of STRATUS_UPLOAD_MAX_BYTES and its form fields, any other URL far less.
+# Both the node's nginx and Django refuse more with 413 (apps.ops.bodies).
+STRATUS_BODY_MAX_BYTES = env.int("STRATUS_BODY_MAX_BYTES", 2_621_440, minimum=1024)
+STRATUS_UPLOAD_BODY_MAX_BYTES = env.int("STRATUS_UPLOAD_BODY_MAX_BYTES",
+                                        STRATUS_UPLOAD_MAX_BYTES + 65_536, minimum=1024)
+FILE_UPLOAD_HANDLERS = [
+    "apps.ops.bodies.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 STATIC_URL = env.str("STRATUS_STATIC_URL", local_default="/static/",
                      required_in_production=True)
