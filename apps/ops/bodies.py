@@ -76,14 +76,16 @@ class BoundedStream:
             refuse(self.request, f"Request body passed its limit of {self.limit} bytes.")
         return data
 
-    def read(self, size=-1):
+    def _room(self, size):
         # Never ask for more than one byte past the limit: that byte is enough to refuse.
         room = self.limit - self.read_so_far + 1
-        return self._count(self.stream.read(room if size is None or size < 0 else min(size, room)))
+        return room if size is None or size < 0 else min(size, room)
+
+    def read(self, size=-1):
+        return self._count(self.stream.read(self._room(size)))
 
     def readline(self, size=-1):
-        room = self.limit - self.read_so_far + 1
-        return self._count(self.stream.readline(room if size is None or size < 0 else min(size, room)))
+        return self._count(self.stream.readline(self._room(size)))
 
     def __getattr__(self, name):
         return getattr(self.stream, name)

@@ -56,6 +56,8 @@ class RequestBodyLimitMiddleware:
         length = bodies.declared_length(request)
         if length > limit:
             return self.refused(request, length, limit)
+        # HttpRequest reads its body (request.body, request.POST, request.read()) from
+        # _stream; bounding it there bounds every way of reading.
         request._stream = bodies.BoundedStream(request, request._stream, limit)
         response = self.get_response(request)
         if request.META.get(bodies.STOPPED):

@@ -15,7 +15,6 @@ one checkout on different ports, never share a file.
 
 import ctypes
 import errno
-import logging
 import os
 import pwd
 import shutil
@@ -33,8 +32,6 @@ from django.template.loader import render_to_string
 
 from . import bodies
 
-log = logging.getLogger(__name__)
-
 TEMPLATE = Path(settings.BASE_DIR) / "etc" / "nginx" / "node.conf.template"
 #: Seconds gunicorn may take to open its socket (Django's start-up, on a slow machine).
 START_TIMEOUT = 60
@@ -42,6 +39,11 @@ START_TIMEOUT = 60
 MAX_SOCKET_PATH = 107
 #: Seconds nginx waits between two reads of a client's headers or body before a 408.
 CLIENT_TIMEOUT = 10
+
+
+def graceful_timeout():
+    """Seconds a stopping node lets requests in flight finish (gunicorn's own setting)."""
+    return int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 
 
 def _die_with_parent():
@@ -130,6 +132,7 @@ class Node:
             # gunicorn ends a stuck request first (its timeout), so its 500 reaches nginx.
             "proxy_read_timeout": int(os.environ.get("GUNICORN_TIMEOUT", "60")) + 5,
             "trust_forwarded_proto": settings.STRATUS_TRUSTED_PROXY_COUNT > 0,
+            "shutdown_timeout": graceful_timeout(),
         }))
 
     # -- processes ------------------------------------------------------------------------------
@@ -204,7 +207,7 @@ class Node:
                 continue
             process.send_signal(graceful)
             try:
-                process.wait(timeout=int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30")) + 5)
+                process.wait(timeout=graceful_timeout() + 5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
