@@ -75,14 +75,17 @@ def read_response(sock):
 
 
 class SlowClients:
-    """`count` connections, each POSTing a body one byte a second, until stopped."""
+    """`count` connections, each sending its request's body (or headers) a byte a second."""
 
-    def __init__(self, url, count):
+    def __init__(self, url, count, part):
         self.sockets = []
         for _ in range(count):
             sock = connect(url)
-            send_head(sock, "POST", "/accounts/login/", [
-                "Content-Type: application/x-www-form-urlencoded", "Content-Length: 1000"])
+            if part == "body":
+                send_head(sock, "POST", "/accounts/login/", [
+                    "Content-Type: application/x-www-form-urlencoded", "Content-Length: 1000"])
+            else:
+                sock.sendall(b"GET /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
             self.sockets.append(sock)
         self.stopping = threading.Event()
         self.dripped = threading.Event()
@@ -107,9 +110,10 @@ class SlowClients:
             sock.close()
 
 
-def test_50_clients_sending_bodies_at_1_byte_a_second_do_not_starve_the_node(node):
+@pytest.mark.parametrize("part", ["body", "headers"])
+def test_50_clients_sending_at_1_byte_a_second_do_not_starve_the_node(node, part):
     session = logged_in_session(node.url)
-    clients = SlowClients(node.url, 50)
+    clients = SlowClients(node.url, 50, part)
     try:
         assert clients.dripped.wait(DEADLINE)
         health = requests.get(node.url + "/healthz", timeout=DEADLINE)
