@@ -39,6 +39,7 @@ class Cluster:
         self.simpledb_url = None
         self.env = None
         self.run_dirs = []
+        self.node_logs = {}
 
     def start_moto(self):
         """moto's server for S3 and SQS, as the local stack runs it."""
@@ -111,14 +112,15 @@ class Cluster:
     def start_node(self):
         """A whole node as bin/start-node runs it: nginx in front of gunicorn; its base URL.
 
-        The node's output (nginx's and gunicorn's logs) goes to `self.node_log`.
+        The node's output (nginx's and gunicorn's logs) goes to `self.node_logs[url]`.
         """
         port = free_port()
         # A unix socket's path must stay short; pytest's tmp_path can be too deep.
         run_dir = tempfile.mkdtemp(prefix="stratus-node-")
         self.run_dirs.append(run_dir)
-        self.node_log = self.tmp_path / f"node-{port}.log"
-        with open(self.node_log, "ab") as log:
+        url = f"http://127.0.0.1:{port}"
+        self.node_logs[url] = self.tmp_path / f"node-{port}.log"
+        with open(self.node_logs[url], "ab") as log:
             process = subprocess.Popen(
                 ["bin/start-node", "--port", str(port), "--run-dir", run_dir, "--workers", "1"],
                 cwd=ROOT, env={**self.env, "PATH": f"{os.path.dirname(sys.executable)}:"
@@ -126,7 +128,6 @@ class Cluster:
                 stdout=log, stderr=subprocess.STDOUT,
             )
         self.processes.append(process)
-        url = f"http://127.0.0.1:{port}"
         wait_until_answering(url + "/healthz", process)
         return url
 

@@ -189,7 +189,8 @@ def test_django_sees_the_address_nginx_received_the_request_from(node):
     requests.get(f"{node.url}/healthz?{marker}", timeout=DEADLINE,
                  headers={"X-Forwarded-For": "203.0.113.5"})
     # gunicorn's access log starts with REMOTE_ADDR: nginx's peer, not the forged entry.
-    assert wait_for_log_line(node.node_log, marker).startswith(f'127.0.0.1 "GET /healthz?{marker}')
+    line = wait_for_log_line(node.node_logs[node.url], marker)
+    assert line.startswith(f'127.0.0.1 "GET /healthz?{marker}')
 
 
 def test_a_node_whose_port_is_taken_says_so_in_one_line(tmp_path):
@@ -203,3 +204,11 @@ def test_a_node_whose_port_is_taken_says_so_in_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"CommandError: port {port} is already in use; choose another with PORT={port + 1}"]
+
+
+def test_two_nodes_on_one_machine_both_serve(node):
+    # As two checkouts' `make run`s do: each node its own port and run directory.
+    second = node.start_node()
+    assert second != node.url
+    for url in (node.url, second):
+        assert requests.get(url + "/healthz", timeout=DEADLINE).status_code == 200
