@@ -142,6 +142,18 @@ def test_nginx_refuses_a_login_post_over_the_limit_whatever_its_csrf_cookie(node
     assert status == 413
 
 
+def test_nginx_refuses_a_logged_in_upload_over_its_limit_before_any_of_it_is_sent(node,
+                                                                                  settings):
+    session = logged_in_session(node.url)
+    cookies = "; ".join(f"{name}={value}" for name, value in session.cookies.items())
+    with connect(node.url) as sock:
+        send_head(sock, "POST", "/library/upload/", [
+            "Content-Type: multipart/form-data; boundary=upload", f"Cookie: {cookies}",
+            f"Content-Length: {settings.STRATUS_UPLOAD_BODY_MAX_BYTES + 1}"])
+        status, _ = read_response(sock)
+    assert status == 413
+
+
 def test_the_413_page_nginx_shows_is_the_sites_413_page(node):
     with connect(node.url) as sock:
         send_head(sock, "POST", "/healthz", [f"Content-Length: {300 * MB}"])
