@@ -37,7 +37,8 @@ TEMPLATE = Path(settings.BASE_DIR) / "etc" / "nginx" / "node.conf.template"
 START_TIMEOUT = 60
 #: A unix socket's path must fit in sockaddr_un.
 MAX_SOCKET_PATH = 107
-#: Seconds nginx waits between two reads of a client's headers or body before a 408.
+#: Seconds nginx gives a client to send its headers, and to send more of its body, before
+#: answering 408 and closing the connection.
 CLIENT_TIMEOUT = 10
 
 
