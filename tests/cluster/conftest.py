@@ -114,6 +114,8 @@ class Cluster:
 
         The node's output (nginx's and gunicorn's logs) goes to `self.node_logs[url]`.
         """
+        if not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")):
+            pytest.skip("nginx is not installed (bin/install-system-packages installs it)")
         port = free_port()
         # A unix socket's path must stay short; pytest's tmp_path can be too deep.
         run_dir = tempfile.mkdtemp(prefix="stratus-node-")
