@@ -41,8 +41,9 @@ class RequestIdMiddleware:
 class RequestBodyLimitMiddleware:
     """A body over its URL's limit is the 413 page, and is never read past that limit.
 
-    First in MIDDLEWARE: CsrfViewMiddleware reads request.POST (so the whole body, spooled
-    to a temporary file) before any view could refuse it. A declared Content-Length over
+    Before every middleware that may read the body (only the request id comes first):
+    CsrfViewMiddleware reads request.POST (so the whole body, spooled to a temporary file)
+    before any view could refuse it. A declared Content-Length over
     the limit is refused here without reading a byte; otherwise the body's stream is
     bounded and `bodies.BoundedUploadHandler` bounds each file (see `apps.ops.bodies`).
     """
@@ -55,20 +56,19 @@ class RequestBodyLimitMiddleware:
         limit = self.path_limits.get(request.path_info, self.default_limit)
         length = bodies.declared_length(request)
         if length > limit:
-            return self.refused(request, length, limit)
+            return self.refused(request)
         # HttpRequest reads its body (request.body, request.POST, request.read()) from
         # _stream; bounding it there bounds every way of reading.
         request._stream = bodies.BoundedStream(request, request._stream, limit)
         response = self.get_response(request)
         if request.META.get(bodies.STOPPED):
             # Django answered RequestBodyTooLarge with its 400 page; the answer is a 413.
-            return self.refused(request, None, limit)
+            return self.refused(request)
         return response
 
     @staticmethod
-    def refused(request, length, limit):
-        log.warning("request body refused: path=%s declared=%s limit=%s",
-                    request.path, length if length is not None else "-", limit)
+    def refused(request):
+        # Logged once, as every 4xx is, by django.request.
         return render(request, "413.html", bodies.error_page_context(), status=413)
 
 
