@@ -24,9 +24,12 @@ PORT ?= 8000
 
 # The site on the local AWS stack, in the foreground until Ctrl-C (see Procfile). Local S3
 # and SQS live in memory, so each run starts from an empty site: the database and
-# SimpleDB data under var/ are reset to match.
+# SimpleDB data under var/ are reset to match. A port already taken stops it at once, in
+# one line (the URL is in STRATUS_SITE_URL and the bucket's CORS rule: no silent move).
 run: $(STAMP)
-	rm -rf var/db.sqlite3 var/localaws
+	@bin/install-system-packages nginx
+	@$(PY) bin/check-port $(PORT)
+	rm -rf var/db.sqlite3 var/localaws var/localaws.env var/localaws.env.clients
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PORT=$(PORT) STRATUS_SITE_URL=$${STRATUS_SITE_URL:-http://127.0.0.1:$(PORT)} \
 		$(VENV)/bin/honcho start -f Procfile -p $(PORT)
 

@@ -64,8 +64,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.ops.middleware.RequestIdMiddleware",
-    # Near the top, so every response below it gets the policy: error pages and the 503 too.
+    # Near the top, so every response below it gets the policy: error pages, the 503 and
+    # the 413 of the body limit too.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Before anything reads a request body (CsrfViewMiddleware reads request.POST).
+    "apps.ops.middleware.RequestBodyLimitMiddleware",
     # Above the session middleware: loading and saving the session count against the budget.
     "storage_backends.budget.AWSBudgetMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -151,6 +154,17 @@ STRATUS_UPLOAD_MAX_BYTES = env.int("STRATUS_UPLOAD_MAX_BYTES", 100 * 1024 * 1024
 # Bigger uploads stream to a temporary file that Django deletes when the request ends.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The most a node reads of a request body (README, "Request bodies"): the upload form's
+# URL takes a file of STRATUS_UPLOAD_MAX_BYTES and its form fields, any other URL far less.
+# Both the node's nginx and Django refuse more with 413 (apps.ops.bodies).
+STRATUS_BODY_MAX_BYTES = env.int("STRATUS_BODY_MAX_BYTES", 2_621_440, minimum=1024)
+STRATUS_UPLOAD_BODY_MAX_BYTES = env.int("STRATUS_UPLOAD_BODY_MAX_BYTES",
+                                        STRATUS_UPLOAD_MAX_BYTES + 65_536, minimum=1024)
+FILE_UPLOAD_HANDLERS = [
+    "apps.ops.bodies.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 STATIC_URL = env.str("STRATUS_STATIC_URL", local_default="/static/",
                      required_in_production=True)
@@ -238,8 +252,9 @@ LOGOUT_REDIRECT_URL = "login"
 STRATUS_LOGIN_ATTEMPTS = env.int("STRATUS_LOGIN_ATTEMPTS", 5, minimum=1)
 STRATUS_LOGIN_ADDRESS_ATTEMPTS = env.int("STRATUS_LOGIN_ADDRESS_ATTEMPTS", 100, minimum=1)
 STRATUS_LOGIN_WINDOW = env.int("STRATUS_LOGIN_WINDOW", 900, minimum=1)
-# Proxies that each append the address they received from to X-Forwarded-For. Behind the
-# ALB: 2 (the ALB, then the node's own nginx). Required in production: with 0 every client
+# Proxies in front of the node that each append the address they received from to
+# X-Forwarded-For. Behind the ALB: 1 (the node's own nginx is not counted: its entry goes
+# back to REMOTE_ADDR, apps.ops.forwarded). Required in production: with 0 every client
 # would count as the proxy's address.
 STRATUS_TRUSTED_PROXY_COUNT = env.int("STRATUS_TRUSTED_PROXY_COUNT", 0,
                                       required_in_production=True)

@@ -10,8 +10,8 @@ def client_ip(request):
     """The client's IP address, normalised, or None when it cannot be told.
 
     REMOTE_ADDR, unless STRATUS_TRUSTED_PROXY_COUNT says that many proxies each append the
-    address they received the request from to X-Forwarded-For (behind the ALB: the ALB and
-    the node's nginx, 2). The client's address is then the entry the outermost trusted proxy
+    address they received the request from to X-Forwarded-For (behind the ALB: 1; the node's
+    own nginx is not counted, apps.ops.forwarded gives its entry back to REMOTE_ADDR). The client's address is then the entry the outermost trusted proxy
     appended, counted from the right: entries left of it come from the client and can be
     forged. A header with fewer entries than that did not pass through every proxy, so
     REMOTE_ADDR applies.

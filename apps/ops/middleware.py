@@ -1,4 +1,4 @@
-"""Request ids for logs, and the 503 page when an AWS dependency cannot be reached."""
+"""Request ids for logs, bounded request bodies, and the 503 page when AWS cannot be reached."""
 
 import logging
 import re
@@ -10,6 +10,7 @@ from django.shortcuts import render
 
 from storage_backends.simpledb.client import Unavailable
 
+from . import bodies
 from .logging import request_id
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,40 @@ class RequestIdMiddleware:
             request_id.reset(token)
         response["X-Request-ID"] = current
         return response
+
+
+class RequestBodyLimitMiddleware:
+    """A body over its URL's limit is the 413 page, and is never read past that limit.
+
+    Before every middleware that may read the body (only the request id comes first):
+    CsrfViewMiddleware reads request.POST (so the whole body, spooled to a temporary file)
+    before any view could refuse it. A declared Content-Length over
+    the limit is refused here without reading a byte; otherwise the body's stream is
+    bounded and `bodies.BoundedUploadHandler` bounds each file (see `apps.ops.bodies`).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.default_limit, self.path_limits = bodies.limits()
+
+    def __call__(self, request):
+        limit = self.path_limits.get(request.path_info, self.default_limit)
+        length = bodies.declared_length(request)
+        if length > limit:
+            return self.refused(request)
+        # HttpRequest reads its body (request.body, request.POST, request.read()) from
+        # _stream; bounding it there bounds every way of reading.
+        request._stream = bodies.BoundedStream(request, request._stream, limit)
+        response = self.get_response(request)
+        if request.META.get(bodies.STOPPED):
+            # Django answered RequestBodyTooLarge with its 400 page; the answer is a 413.
+            return self.refused(request)
+        return response
+
+    @staticmethod
+    def refused(request):
+        # Logged once, as every 4xx is, by django.request.
+        return render(request, "413.html", bodies.error_page_context(), status=413)
 
 
 def is_unavailable(error):

@@ -31,7 +31,7 @@ def test_client_ip_normalises_ipv6():
 @pytest.mark.parametrize("count, forwarded_for, expected", [
     (1, "203.0.113.5", "203.0.113.5"),                  # only the proxy's entry
     (1, "192.0.2.66, 203.0.113.5", "203.0.113.5"),      # forged entry left of it ignored
-    (2, "203.0.113.5, 10.1.1.1", "203.0.113.5"),        # ALB, then the node's nginx
+    (2, "203.0.113.5, 10.1.1.1", "203.0.113.5"),        # a CDN, then the ALB
     (2, "192.0.2.66, 203.0.113.5, 10.1.1.1", "203.0.113.5"),
     (2, "203.0.113.5", "10.0.0.1"),                     # too short: did not pass both proxies
     (1, "", "10.0.0.1"),                                # no header: a direct request

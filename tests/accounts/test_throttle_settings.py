@@ -21,7 +21,7 @@ def test_production_requires_the_trusted_proxy_count():
 
 
 def test_production_takes_the_trusted_proxy_count_it_is_given():
-    assert setting("STRATUS_TRUSTED_PROXY_COUNT", **PRODUCTION) == "2"
+    assert setting("STRATUS_TRUSTED_PROXY_COUNT", **PRODUCTION) == "1"
 
 
 def test_local_mode_trusts_no_forwarded_for_by_default():

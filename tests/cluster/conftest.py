@@ -1,8 +1,10 @@
 """Real processes: a SimpleDB emulator with injected faults and several Django web nodes."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -36,6 +38,8 @@ class Cluster:
         self.processes = []
         self.simpledb_url = None
         self.env = None
+        self.run_dirs = []
+        self.node_logs = {}
 
     def start_moto(self):
         """moto's server for S3 and SQS, as the local stack runs it."""
@@ -105,6 +109,30 @@ class Cluster:
         wait_until_answering(url + "/healthz", process)
         return url
 
+    def start_node(self):
+        """A whole node as bin/start-node runs it: nginx in front of gunicorn; its base URL.
+
+        The node's output (nginx's and gunicorn's logs) goes to `self.node_logs[url]`.
+        """
+        if not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")):
+            pytest.skip("nginx is not installed (bin/install-system-packages installs it)")
+        port = free_port()
+        # A unix socket's path must stay short; pytest's tmp_path can be too deep.
+        run_dir = tempfile.mkdtemp(prefix="stratus-node-")
+        self.run_dirs.append(run_dir)
+        url = f"http://127.0.0.1:{port}"
+        self.node_logs[url] = self.tmp_path / f"node-{port}.log"
+        with open(self.node_logs[url], "ab") as log:
+            process = subprocess.Popen(
+                ["bin/start-node", "--port", str(port), "--run-dir", run_dir, "--workers", "1"],
+                cwd=ROOT, env={**self.env, "PATH": f"{os.path.dirname(sys.executable)}:"
+                                                  f"{self.env['PATH']}"},
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        self.processes.append(process)
+        wait_until_answering(url + "/healthz", process)
+        return url
+
     def stop_simpledb(self):
         """Stop the emulator (the first process after moto), as an outage would."""
         emulator = self.processes[1]
@@ -120,6 +148,8 @@ class Cluster:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+        for run_dir in self.run_dirs:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @pytest.fixture

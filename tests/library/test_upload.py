@@ -4,10 +4,12 @@ import re
 import uuid
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
+from apps.library.forms import UploadForm
 from apps.library.models import File
 
 from .helpers import keys_ending_with, stored_object, tiny_png, upload, upload_raw
@@ -120,19 +122,20 @@ def test_an_empty_file_stores_nothing(user_client, s3):
     assert keys_ending_with(s3, name) == []
 
 
-def test_a_file_over_the_limit_is_a_form_error_naming_the_limit(user_client, settings):
+def test_a_file_over_the_limit_is_refused_with_the_413_page(user_client, settings):
+    # The upload handler stops the file as it passes the limit (tests/site/
+    # test_request_bodies.py); the form's own check below never sees it.
     settings.STRATUS_UPLOAD_MAX_BYTES = 10
     response = upload(user_client, unique("big.txt"), b"x" * 11)
-    [error] = response.context["form"].errors["file"]
-    assert error == (f"The file is {filesizeformat(11)}; "
-                     f"files can be at most {filesizeformat(10)}.")
+    assert response.status_code == 413
+    assert "<title>Too large — Stratus</title>" in response.content.decode()
 
 
-def test_the_limit_is_named_in_human_units(user_client, settings):
+def test_the_form_refuses_a_file_over_the_limit_naming_it_in_human_units(settings):
     settings.STRATUS_UPLOAD_MAX_BYTES = 2048
-    response = upload(user_client, unique("big.txt"), b"x" * 2049)
-    [error] = response.context["form"].errors["file"]
-    assert error.endswith("at most 2.0\xa0KB.")
+    form = UploadForm({"title": ""}, {"file": SimpleUploadedFile("big.txt", b"x" * 2049)})
+    [error] = form.errors["file"]
+    assert error == f"The file is {filesizeformat(2049)}; files can be at most 2.0\xa0KB."
 
 
 def test_a_file_over_the_limit_stores_nothing(user_client, settings, s3):

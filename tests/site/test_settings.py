@@ -18,7 +18,7 @@ PRODUCTION = {
     "STRATUS_MEDIA_BUCKET": "stratus-media-prod",
     "STRATUS_STATIC_BUCKET": "stratus-static-prod",
     "STRATUS_STATIC_URL": "https://cdn.example.com/",
-    "STRATUS_TRUSTED_PROXY_COUNT": "2",
+    "STRATUS_TRUSTED_PROXY_COUNT": "1",
 }
 
 
