@@ -9,12 +9,15 @@ faults. `change_faults()` is a client for it.
 """
 
 import json
+import logging
 from urllib.error import HTTPError
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 from . import exceptions
 from .auth import SIGNATURE_PARAMETERS
+
+log = logging.getLogger("localaws.simpledb")
 
 PATH = "/_localaws/simpledb/faults"
 #: Parameters a signed request carries besides the settings (a query client adds Version).
@@ -47,6 +50,8 @@ class Control:
             self.faults.update(**settings)
         except ValueError as error:
             return 400, {"error": str(error)}
+        if settings:
+            log.info("faults changed: %s", self.faults.as_dict())
         return 200, self.faults.as_dict()
 
 

@@ -325,6 +325,15 @@ def test_env_file_not_written_when_the_stack_cannot_start(start_stack, tmp_path)
     assert status == 1 and not env_file.exists()
 
 
+def test_env_file_that_cannot_be_written_is_one_line_and_exit_status_1(start_stack, tmp_path):
+    env_file = tmp_path / "missing-directory" / "localaws.env"
+    status, stdout, stderr = start_stack(*any_ports(), "--env-file", str(env_file)).finish()
+    assert status == 1
+    assert len(stderr.splitlines()) == 1
+    assert stderr.startswith("localaws: cannot write the env file: ")
+    assert "Traceback" not in stdout + stderr
+
+
 # The request log
 @pytest.mark.slow
 def test_provisioning_probes_leave_the_log_quiet_and_plain(start_stack, tmp_path):
