@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from localaws.simpledb import SimpleDBServer
+from localaws.simpledb.faults import Faults
 from localaws.simpledb.models import Limits
 from tests.fixtures.simpledb import ACCESS_KEY, SECRET_KEY, put_items, raw_request, sdb_client
 
@@ -159,8 +160,10 @@ BOTOCORE_CALLS = {
 # -- the server under test ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def fuzz_server():
-    """A private emulator (random domains must not crowd the session's), with a few items."""
-    server = SimpleDBServer(keys={ACCESS_KEY: SECRET_KEY}, limits=Limits(max_domains=20)).start()
+    """A private emulator (random domains must not crowd the session's), with a few items;
+    half its eventually consistent reads are stale, so both kinds of read are fuzzed."""
+    server = SimpleDBServer(keys={ACCESS_KEY: SECRET_KEY}, limits=Limits(max_domains=20),
+                            faults=Faults(stale_read_rate=0.5, seed=9)).start()
     client = sdb_client(server.endpoint_url)
     client.create_domain(DomainName=DOMAIN)
     put_items(client, DOMAIN, {f"i{n}": {"k": ["v", f"v{n}"], "j": ["x"]} for n in range(5)})
