@@ -38,10 +38,10 @@ def build_parser():
         description="The local AWS stack: moto for S3 and SQS, our emulator for SimpleDB.",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--moto-port", type=_port,
+    parser.add_argument("--moto-port", type=_port, metavar="PORT",
                         help=f"S3 and SQS (default: {MOTO_PORT}, or any free port if it is "
                              f"taken; 0: any free port)")
-    parser.add_argument("--simpledb-port", type=_port,
+    parser.add_argument("--simpledb-port", type=_port, metavar="PORT",
                         help=f"SimpleDB (default: {SIMPLEDB_PORT}, or any free port if it is "
                              f"taken; 0: any free port)")
     storage = parser.add_mutually_exclusive_group()
