@@ -14,7 +14,6 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localaws import free_port
 from localaws.simpledb.control import change_faults
 from localaws.stack import MOTO_PORT, SIMPLEDB_PORT
 from tests.fixtures.simpledb import raw_request
