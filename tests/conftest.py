@@ -23,6 +23,10 @@ def django_on_local_aws(local_aws):
         "s3": local_aws.moto_url, "sqs": local_aws.moto_url,
         "sdb": local_aws.simpledb.endpoint_url,
     }
+    # The stack's SimpleDB checks signatures: sign with its key pair, not whatever AWS keys
+    # the developer's shell exports.
+    settings.AWS_ACCESS_KEY_ID = local_aws.environment["AWS_ACCESS_KEY_ID"]
+    settings.AWS_SECRET_ACCESS_KEY = local_aws.environment["AWS_SECRET_ACCESS_KEY"]
     # Hashing real passwords costs most of a second per user; tests need no such strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     reset_aws_clients()

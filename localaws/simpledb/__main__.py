@@ -3,26 +3,13 @@
 import argparse
 import logging
 import signal
+import sqlite3
 import sys
 
-from . import faults
-from .faults import Faults
+from ..ports import PortUnavailable, listen
 from .models import Limits
+from .options import add_credential_arguments, add_fault_arguments, faults_from, keys_from
 from .server import SimpleDBServer
-
-
-def _rate(text):
-    try:
-        return faults._rate("rate", text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _latency(text):
-    try:
-        return faults._latency(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(text):
@@ -38,23 +25,13 @@ def build_parser():
         description="A local Amazon SimpleDB endpoint for development and tests.",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=4567)
+    parser.add_argument("--port", type=int, default=4567, help="0: any free port")
     storage = parser.add_mutually_exclusive_group()
     storage.add_argument("--data-dir", help="keep data in DIR/simpledb.sqlite3 across restarts")
     storage.add_argument("--memory", action="store_true",
                          help="keep data in memory only (the default)")
-    parser.add_argument("--access-key", help="the one access key accepted (with --secret-key)")
-    parser.add_argument("--secret-key", help="its secret, used to verify signatures")
-    parser.add_argument("--any-credentials", action="store_true",
-                        help="accept any credentials without checking signatures (the default "
-                             "when no key is given)")
-    parser.add_argument("--latency-ms", type=_latency, default=0.0,
-                        help="added to every call")
-    parser.add_argument("--fail-rate", type=_rate, default=0.0,
-                        help="fraction of calls answered 503 ServiceUnavailable")
-    parser.add_argument("--stale-read-rate", type=_rate, default=0.0,
-                        help="probability that a read without ConsistentRead is stale")
-    parser.add_argument("--seed", type=int, help="seed the fault and staleness dice")
+    add_credential_arguments(parser)
+    add_fault_arguments(parser)
     parser.add_argument("--max-domains", type=_positive_int, default=Limits.max_domains)
     return parser
 
@@ -62,10 +39,7 @@ def build_parser():
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.any_credentials and (args.access_key or args.secret_key):
-        parser.error("--any-credentials cannot be combined with --access-key/--secret-key")
-    if bool(args.access_key) != bool(args.secret_key):
-        parser.error("--access-key and --secret-key go together")
+    args.keys = keys_from(parser, args)
     return args
 
 
@@ -73,21 +47,27 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(name)s %(message)s")
-    server = SimpleDBServer(
-        host=args.host,
-        port=args.port,
-        data_dir=args.data_dir,
-        keys={args.access_key: args.secret_key} if args.access_key else None,
-        faults=Faults(args.latency_ms, args.fail_rate, args.stale_read_rate, seed=args.seed),
-        limits=Limits(max_domains=args.max_domains),
-    )
+    try:
+        server = SimpleDBServer(
+            sock=listen(args.host, args.port, what="--port"),
+            data_dir=args.data_dir,
+            keys=args.keys,
+            faults=faults_from(args),
+            limits=Limits(max_domains=args.max_domains),
+            control=args.control,
+        )
+    except (PortUnavailable, OSError, sqlite3.Error) as error:
+        print(f"localaws.simpledb: cannot start: {error}", file=sys.stderr, flush=True)
+        return 1
     # SIGTERM and SIGINT end the process through serve()'s KeyboardInterrupt, even
     # when a parent shell started us with SIGINT ignored (as `cmd &` does in scripts).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    access = next(iter(args.keys)) if args.keys else None
     print(f"SimpleDB emulator listening on {server.endpoint_url} "
           f"({'data in ' + args.data_dir if args.data_dir else 'in memory'}, "
-          f"{'any credentials' if not args.access_key else 'access key ' + args.access_key})",
+          f"{'access key ' + access if access else 'any credentials'}"
+          f"{', control endpoint on' if args.control else ''})",
           flush=True)
     try:
         server.serve_forever()

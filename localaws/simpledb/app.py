@@ -2,27 +2,29 @@
 
 Routes:
 - `POST /` (or `GET /?...`): the SimpleDB query API, answered by `responses.Responses`.
-- `GET /_localaws/simpledb/faults`: the current injection settings as JSON.
-- `POST /_localaws/simpledb/faults` with a JSON object: change any of `latency_ms`,
-  `fail_rate`, `stale_read_rate` at run time.
+  A request is authenticated first; only then are injected latency and failures applied
+  (an unsigned call is refused with 403 whatever the failure rate).
+- `/_localaws/simpledb/faults`: the control endpoint (`control.py`), served only when the
+  emulator was started with it, and signed like any API call.
 """
 
 import json
-import re
-from http import HTTPStatus
 import logging
+import re
 import time
 import uuid
+from http import HTTPStatus
 from urllib.parse import parse_qsl
 
+from ..logs import level_for, request_logger
 from . import exceptions
 from .auth import Credentials
+from .control import Control
 from .faults import Faults
 from .responses import Responses, error_xml
 
 log = logging.getLogger("localaws.simpledb")
-
-CONTROL_PATH = "/_localaws/simpledb/faults"
+request_log = request_logger("simpledb")
 #: Largest request body accepted (a BatchPutAttributes is at most 1 MB of data, which
 #: percent-encoding can triple).
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -51,6 +53,18 @@ def _loggable(text):
     return re.sub(r"[\s\x00-\x1f\x7f]", "?", text)[:100] if text else "-"
 
 
+def request_params(environ):
+    """The query parameters of a request: its form body (POST) or its query string (GET)."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    if method == "POST":
+        return _decode_params(_read_body(environ))
+    if method == "GET":
+        return _decode_params(environ.get("QUERY_STRING", "").encode("latin-1"))
+    raise exceptions.InvalidHttpRequest(
+        f"The HTTP request is invalid: method {_loggable(method)} is not supported."
+    )
+
+
 def _decode_params(raw):
     try:
         text = raw.decode("ascii")
@@ -66,70 +80,55 @@ def _decode_params(raw):
 class SimpleDBApp:
     """A WSGI application emulating the SimpleDB endpoint of one account."""
 
-    def __init__(self, backend, credentials=None, faults=None):
+    def __init__(self, backend, credentials=None, faults=None, control=False):
         self.backend = backend
         self.credentials = credentials or Credentials()
         self.faults = faults or Faults()
         self.responses = Responses(backend, self.faults)
+        self.control = Control(self.credentials, self.faults) if control else None
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO", "/").startswith("/_localaws/"):
-            status, body, content_type = self.control(environ)
+            if self.control is None:
+                status, body = 404, {"error": "The control endpoint is off: start the "
+                                              "emulator with --control to use it."}
+            else:
+                status, body = self.control(environ, request_params)
+            payload = json.dumps(body).encode("utf-8")
+            content_type = "application/json"
+            request_log.log(level_for(status), "control method=%s status=%s",
+                            _loggable(environ.get("REQUEST_METHOD")), status)
         else:
-            status, body, content_type = self.api(environ)
-        payload = body.encode("utf-8")
-        start_response(status, [("Content-Type", content_type),
-                                ("Content-Length", str(len(payload)))])
+            status, text = self.api(environ)
+            payload, content_type = text.encode("utf-8"), "text/xml"
+        start_response(f"{status} {HTTPStatus(status).phrase}",
+                       [("Content-Type", content_type), ("Content-Length", str(len(payload)))])
         return [payload]
 
     def api(self, environ):
+        """(HTTP status, XML body) of one SimpleDB API request."""
         started = time.monotonic()
         request_id = str(uuid.uuid4())
-        method = environ.get("REQUEST_METHOD", "GET")
         params = {}
         try:
-            if method == "POST":
-                params = _decode_params(_read_body(environ))
-            elif method == "GET":
-                params = _decode_params(environ.get("QUERY_STRING", "").encode("latin-1"))
-            else:
-                raise exceptions.InvalidHttpRequest(
-                    f"The HTTP request is invalid: method {method} is not supported."
-                )
+            params = request_params(environ)
+            self.credentials.verify(environ.get("REQUEST_METHOD", "GET"),
+                                    environ.get("HTTP_HOST", ""),
+                                    environ.get("PATH_INFO") or "/", params)
             self.faults.delay()
             if self.faults.should_fail():
                 raise exceptions.ServiceUnavailable()
-            self.credentials.verify(method, environ.get("HTTP_HOST", ""),
-                                    environ.get("PATH_INFO") or "/", params)
             body, code = self.responses.dispatch(params), 200
         except exceptions.SimpleDBError as error:
             body, code = error_xml(error, request_id), error.status
         except Exception:
             log.exception("request_id=%s action=%s internal error", request_id,
-                          params.get("Action"))
+                          _loggable(params.get("Action")))
             error = exceptions.InternalError()
             body, code = error_xml(error, request_id), error.status
-        log.info(
-            "action=%s domain=%s status=%s ms=%.1f request_id=%s",
+        request_log.log(
+            level_for(code), "action=%s domain=%s status=%s ms=%.1f request_id=%s",
             _loggable(params.get("Action")), _loggable(params.get("DomainName")), code,
             (time.monotonic() - started) * 1000, request_id,
         )
-        return f"{code} {HTTPStatus(code).phrase}", body, "text/xml"
-
-    def control(self, environ):
-        if environ.get("PATH_INFO") != CONTROL_PATH:
-            return "404 Not Found", json.dumps({"error": "unknown control path"}), "application/json"
-        method = environ.get("REQUEST_METHOD")
-        if method == "POST":
-            try:
-                settings = json.loads(_read_body(environ) or b"{}")
-                if not isinstance(settings, dict):
-                    raise ValueError("expected a JSON object")
-                self.faults.update(**settings)
-            except (ValueError, TypeError, exceptions.SimpleDBError) as error:
-                return "400 Bad Request", json.dumps({"error": str(error)}), "application/json"
-            log.info("faults %s", self.faults.as_dict())
-        elif method != "GET":
-            return "405 Method Not Allowed", json.dumps({"error": "use GET or POST"}), \
-                "application/json"
-        return "200 OK", json.dumps(self.faults.as_dict()), "application/json"
+        return code, body

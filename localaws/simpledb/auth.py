@@ -18,6 +18,12 @@ MAX_CLOCK_SKEW = timedelta(minutes=15)
 
 _DIGESTS = {"HmacSHA256": hashlib.sha256, "HmacSHA1": hashlib.sha1}
 
+#: Parameters that carry the signature rather than the request's meaning.
+SIGNATURE_PARAMETERS = frozenset({
+    "AWSAccessKeyId", "Signature", "SignatureVersion", "SignatureMethod", "Timestamp",
+    "Expires", "SecurityToken",
+})
+
 
 def _encode(text):
     return quote(text, safe="-_.~")

@@ -1,15 +1,12 @@
 """SimpleDB's state and semantics over the SQLite storage.
 
 `SimpleDB` implements the ten actions on already-parsed arguments: domain and item rules,
-limits, conditional writes, batches and Select paging. It knows nothing of HTTP or XML
+limits, conditional writes, batches and Select (its pages are assembled in
+`select/pages.py`, its NextTokens made in `tokens.py`). It knows nothing of HTTP or XML
 (`responses.py` does that) and nothing of fault injection (`faults.py`); a caller that wants
 an eventually consistent read passes `stale=True`.
 """
 
-import base64
-import functools
-import hashlib
-import hmac
 import json
 import re
 import sqlite3
@@ -17,9 +14,11 @@ import time
 from dataclasses import dataclass
 
 from . import exceptions
+from .select import pages
 from .select.parser import parse
 from .select.sql import compile_select
 from .storage import Database
+from .tokens import Tokens
 
 #: Limits from the SimpleDB Developer Guide (SDBLimits).
 MAX_BYTES = 1024  # item name, attribute name, attribute value
@@ -28,13 +27,7 @@ MAX_PAIRS_PER_CALL = 256
 MAX_ITEMS_PER_BATCH = 25
 MAX_BATCH_BYTES = 1024 * 1024  # item names, attribute names and values of one batch
 MAX_LIST_DOMAINS = 100
-DEFAULT_SELECT_LIMIT = 100
 DOMAIN_NAME = re.compile(r"[a-zA-Z0-9_.\-]{3,255}")
-#: Rows a count(*) page counts per statement between deadline checks.
-COUNT_CHUNK = 10_000
-#: A page stops taking items once past its time limit (but always makes progress); a
-#: single SQL statement still running this long after the limit is interrupted.
-HARD_STOP_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +41,9 @@ class Limits:
     select_max_bytes: int = 1024 * 1024
     #: ...or when it has run this long, answering with what it has and a NextToken.
     select_seconds: float = 5.0
+    #: A page always takes at least one item, unless it is still running this much later:
+    #: then its SQL is interrupted and it answers with what it has (perhaps nothing).
+    select_grace_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -71,12 +67,6 @@ class Domain:
 class SelectPage:
     items: list  # [(item name, [(name, value), ...])]
     next_token: str | None
-
-
-@functools.lru_cache(maxsize=1024)
-def query_digest(query):
-    """What a Select NextToken is bound to: the query's meaning, except its page limit."""
-    return hashlib.sha256(repr(query.without_limit()).encode()).hexdigest()[:32]
 
 
 def utf8_len(text):
@@ -126,6 +116,7 @@ class SimpleDB:
     def __init__(self, data_dir=None, limits=Limits()):
         self.db = Database(data_dir)
         self.limits = limits
+        self.tokens = Tokens(self.db.token_secret)
 
     def close(self):
         self.db.close()
@@ -168,7 +159,7 @@ class SimpleDB:
 
     def list_domains(self, max_number=MAX_LIST_DOMAINS, next_token=None):
         """Domain names in order, a page at a time; returns (names, next token)."""
-        after = self._decode_token(next_token, "list-domains")[0] if next_token else ""
+        after = self.tokens.decode(next_token, "list-domains")[0] if next_token else ""
         with self.db.read() as connection:
             names = [row[0] for row in connection.execute(
                 "SELECT name FROM domains WHERE name > ? ORDER BY name LIMIT ?",
@@ -176,7 +167,7 @@ class SimpleDB:
             )]
         if len(names) > max_number:
             names = names[:max_number]
-            return names, self._encode_token("list-domains", [names[-1]])
+            return names, self.tokens.encode("list-domains", [names[-1]])
         return names, None
 
     def domain_metadata(self, name):
@@ -405,95 +396,40 @@ class SimpleDB:
                 domain = self._delete(connection, domain, item, attributes)
 
     # -- select --------------------------------------------------------------------------
-    def _encode_token(self, purpose, position):
-        payload = base64.urlsafe_b64encode(
-            json.dumps([purpose, position], separators=(",", ":")).encode()
-        ).decode()
-        signature = hmac.new(self.db.token_secret, payload.encode(), hashlib.sha256)
-        return payload + "." + signature.hexdigest()[:32]
-
-    def _decode_token(self, token, purpose):
-        try:
-            payload, signature = token.rsplit(".", 1)
-            expected = hmac.new(self.db.token_secret, payload.encode(), hashlib.sha256)
-            if not hmac.compare_digest(expected.hexdigest()[:32], signature):
-                raise ValueError("bad signature")
-            token_purpose, position = json.loads(base64.urlsafe_b64decode(payload))
-        except (ValueError, TypeError, UnicodeError):
-            raise exceptions.InvalidNextToken() from None
-        if token_purpose != purpose:
-            raise exceptions.InvalidNextToken()
-        return position
-
-    @staticmethod
-    def _select_purpose(domain, query):
-        return f"select:{domain.id}:{query_digest(query)}"
-
     def select(self, expression, next_token=None, stale=False):
-        """Run one page of a Select expression; `next_token` continues an earlier page."""
-        query = parse(expression)
+        """Run one page of a Select expression; `next_token` continues an earlier page.
+
+        The page's time limit covers everything from here: parsing, translation and SQL.
+        """
         deadline = time.monotonic() + self.limits.select_seconds
+        hard_stop = deadline + self.limits.select_grace_seconds
+        query = parse(expression)
         with self.db.read() as connection:
             domain = self._domain(connection, query.domain)
-            purpose = self._select_purpose(domain, query)
-            after = self._decode_token(next_token, purpose) if next_token else None
             sql = compile_select(query, domain.id, stale)
-            hard_stop = deadline + HARD_STOP_GRACE_SECONDS
-            connection.set_progress_handler(lambda: time.monotonic() > hard_stop, 10_000)
-            try:
-                if query.output == "count(*)":
-                    return self._count_page(connection, sql, query, after, deadline, purpose)
-                return self._items_page(connection, sql, query, after, deadline, purpose,
-                                        domain, stale)
-            finally:
-                connection.set_progress_handler(None, 0)
+            purpose = f"select:{domain.id}:{sql.digest}"
+            after = self.tokens.decode(next_token, purpose) if next_token else None
+            if time.monotonic() > hard_stop:
+                # Out of time before any SQL ran: as AWS documents for a query that runs
+                # too long, an empty page with a NextToken to carry on from.
+                page = pages.Page([], finished=False, after=after)
+            else:
+                page = self._page(connection, sql, query, after, deadline, hard_stop,
+                                  lambda name: self._pairs(connection, domain.id, name, stale))
+        token = None if page.finished else self.tokens.encode(purpose, page.after)
+        return SelectPage(page.items, token)
 
-    def _count_page(self, connection, sql, query, after, deadline, purpose):
-        remaining = query.limit
-        counted = 0
-        while remaining is None or remaining > 0:
-            chunk = COUNT_CHUNK if remaining is None else min(COUNT_CHUNK, remaining)
-            try:
-                count, last = connection.execute(*sql.count(after, chunk)).fetchone()
-            except sqlite3.OperationalError as error:
-                if "interrupted" not in str(error):
-                    raise
-                break  # out of time: answer the partial count
-            counted += count
-            if remaining is not None:
-                remaining -= count
-            if count < chunk:
-                return SelectPage([("Domain", [("Count", str(counted))])], None)
-            after = [None, last]
-            if time.monotonic() > deadline:
-                break
-        connection.set_progress_handler(None, 0)
-        more = connection.execute(*sql.count(after, 1)).fetchone()[0]
-        token = self._encode_token(purpose, after) if more else None
-        return SelectPage([("Domain", [("Count", str(counted))])], token)
-
-    def _items_page(self, connection, sql, query, after, deadline, purpose, domain, stale):
-        limit = query.limit or DEFAULT_SELECT_LIMIT
-        with_pairs = query.output in ("*", "attributes")
-        wanted = set(query.attributes) if query.output == "attributes" else None
-        items, size, last = [], 0, after
-        cursor = connection.execute(*sql.page(after, limit + 1))
+    def _page(self, connection, sql, query, after, deadline, hard_stop, read_pairs):
+        connection.set_progress_handler(lambda: time.monotonic() > hard_stop, 10_000)
         try:
-            for name, sort_key in cursor:
-                if len(items) == limit or (items and time.monotonic() > deadline):
-                    return SelectPage(items, self._encode_token(purpose, last))
-                pairs = []
-                if with_pairs:
-                    pairs = self._pairs(connection, domain.id, name, stale)
-                    if wanted is not None:
-                        pairs = [pair for pair in pairs if pair[0] in wanted]
-                size += len(name.encode()) + (pair_bytes(pairs) if pairs else 0)
-                if items and size > self.limits.select_max_bytes:
-                    return SelectPage(items, self._encode_token(purpose, last))
-                items.append((name, pairs))
-                last = [sort_key, name]
+            if query.output == "count(*)":
+                return pages.count_page(connection, sql, query, after, deadline)
+            return pages.items_page(connection, sql, query, after, deadline,
+                                    self.limits.select_max_bytes, read_pairs)
         except sqlite3.OperationalError as error:
-            if "interrupted" not in str(error):
+            if not pages.interrupted(error):
                 raise
-            return SelectPage(items, self._encode_token(purpose, last))
-        return SelectPage(items, None)
+            # A statement passed the hard stop before yielding a row.
+            return pages.Page([], finished=False, after=after)
+        finally:
+            connection.set_progress_handler(None, 0)

@@ -19,6 +19,9 @@ API_VERSION = "2009-04-15"
 #: SimpleDB bills machine time in "box usage" hours; clients only display it.
 BOX_USAGE = "0.0000219907"
 MAX_REQUESTED_ATTRIBUTES = 256
+#: Indexes in parameter names (`Attribute.N.Name`) need not be contiguous, but one of more
+#: than this many digits is refused: no request holds a billion attributes.
+MAX_INDEX_DIGITS = 9
 
 # Characters XML 1.0 cannot carry; SimpleDB base64-encodes a name or value holding any.
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -81,6 +84,18 @@ def flag(params, name, default=False):
     return lowered == "true"
 
 
+def _index(prefix, digits):
+    """The N of a `prefix.N...` parameter name, refusing numbers no request could need."""
+    significant = digits.lstrip("0")
+    # Checked before int(): Python refuses to convert a string of over 4,300 digits.
+    if len(significant) > MAX_INDEX_DIGITS:
+        raise exceptions.InvalidParameterValue(
+            f"Value ({digits[:20]}...) for parameter {prefix}.N is invalid. "
+            f"An index has at most {MAX_INDEX_DIGITS} digits."
+        )
+    return int(significant or "0")
+
+
 def indexed(params, prefix):
     """{index: {field: value}} for parameters named `prefix.N.field`, ordered by N."""
     pattern = re.compile(re.escape(prefix) + r"\.([0-9]+)\.(.+)")
@@ -88,7 +103,7 @@ def indexed(params, prefix):
     for name, value in params.items():
         match = pattern.fullmatch(name)
         if match:
-            groups.setdefault(int(match.group(1)), {})[match.group(2)] = value
+            groups.setdefault(_index(prefix, match.group(1)), {})[match.group(2)] = value
     return dict(sorted(groups.items()))
 
 
@@ -138,7 +153,12 @@ def _integer(params, name, low, high, default):
     raw = params.get(name)
     if raw is None:
         return default
-    value = int(raw) if raw.isascii() and raw.isdigit() else None
+    value = None
+    if raw.isascii() and raw.isdigit():
+        significant = raw.lstrip("0")
+        # Longer than `high` is out of range; and Python refuses int() past 4,300 digits.
+        if len(significant) <= len(str(high)):
+            value = int(significant or "0")
     if value is None or not low <= value <= high:
         raise exceptions.InvalidParameterValue(
             f"Value ({raw}) for parameter {name} is invalid. "
@@ -258,5 +278,5 @@ def _plain_list(params, prefix):
     for name, value in params.items():
         match = pattern.fullmatch(name)
         if match:
-            found.append((int(match.group(1)), value))
-    return [value for _index, value in sorted(found)]
+            found.append((_index(prefix, match.group(1)), value))
+    return [value for _position, value in sorted(found)]

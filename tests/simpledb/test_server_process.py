@@ -3,6 +3,7 @@
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -209,3 +210,18 @@ def test_fail_rate_above_one_is_rejected():
     result = run_rejected("--port", str(free_port()), "--fail-rate", "2")
     assert result.returncode != 0
     assert "--fail-rate" in result.stderr
+
+
+def test_port_in_use_is_one_line_and_exit_status_1():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = subprocess.run(command("--port", str(port)), cwd=ROOT, capture_output=True,
+                                text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"localaws.simpledb: cannot start: port {port} on 127.0.0.1 is already in use (--port); "
+        f"stop what holds it, or choose another port (0: any free port)"
+    ]
+    assert "Traceback" not in result.stdout + result.stderr

@@ -4,7 +4,11 @@ Plain frozen dataclasses, so two parses of the same text compare equal (NextToke
 relies on that) and the SQL translator and the tests can pattern-match on them.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+#: Expressions longer than this (an `in` list of thousands of values) are cached only a few
+#: at a time, parsed or translated, so that no client can fill the memory with them.
+LONG_EXPRESSION = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,12 @@ class Query:
     order_by: Operand | None = None
     descending: bool = False
     limit: int | None = None
+    #: Length of the expression's text (not part of the query's meaning).
+    source_length: int = field(default=0, compare=False)
+
+    @property
+    def is_long(self):
+        return self.source_length > LONG_EXPRESSION
 
     def without_limit(self):
         """The query as NextToken binds it: a client may change `limit` between pages."""

@@ -24,7 +24,7 @@ import functools
 import re
 
 from .. import exceptions
-from .ast import ITEM_NAME, BoolOp, Comparison, Not, Operand, Query
+from .ast import ITEM_NAME, LONG_EXPRESSION, BoolOp, Comparison, Not, Operand, Query
 
 #: Words that are keywords in any letter case; as attribute or domain names they need backticks.
 KEYWORDS = frozenset(
@@ -37,6 +37,11 @@ MAX_PREDICATE_ATTRIBUTES = 20
 MAX_COMPARISONS = 20
 MAX_REQUESTED_ATTRIBUTES = 256
 MAX_LIMIT = 2500
+#: The emulator's own limit (AWS documents none): how deep `not`, parentheses and nested
+#: `and`/`or`/`intersection` may go. Twenty comparisons need no more, and it keeps both
+#: this parser's recursion and SQLite's parser (whose stack overflows near 30 levels of
+#: the SQL we generate) far from their limits.
+MAX_NESTING = 20
 
 _TOKEN = re.compile(
     r"""
@@ -101,6 +106,22 @@ def tokenize(text):
     return tokens
 
 
+def too_deep():
+    return exceptions.InvalidQueryExpression(
+        f"The specified query expression syntax is not valid. The expression is nested "
+        f"more than {MAX_NESTING} levels deep."
+    )
+
+
+def nesting(node):
+    """How deep `not` and `and`/`or`/`intersection` nodes nest in a where clause."""
+    if isinstance(node, Not):
+        return 1 + nesting(node.operand)
+    if isinstance(node, BoolOp):
+        return 1 + max(nesting(operand) for operand in node.operands)
+    return 0
+
+
 def _syntax_error(near, reason="Syntax error"):
     near = near[:40]
     return exceptions.InvalidQueryExpression(
@@ -116,6 +137,7 @@ class Parser:
         self.tokens = tokenize(text)
         self.index = 0
         self.comparisons = []
+        self.depth = 0
 
     # -- token helpers -------------------------------------------------------------------
     def peek(self, offset=0):
@@ -170,7 +192,8 @@ class Parser:
             limit = self.limit()
         if self.peek() is not END:
             self.fail()
-        query = Query(output, attributes, domain, where, order_by, descending, limit)
+        query = Query(output, attributes, domain, where, order_by, descending, limit,
+                      source_length=len(self.text))
         self.check_limits(query)
         return query
 
@@ -203,7 +226,9 @@ class Parser:
         if token.kind != "number":
             self.fail("Expected an integer limit")
         self.advance()
-        value = int(token.text)
+        significant = token.text.lstrip("0")
+        # Longer than MAX_LIMIT is out of range; Python refuses int() past 4,300 digits.
+        value = int(significant or "0") if len(significant) <= len(str(MAX_LIMIT)) else 0
         if not 1 <= value <= MAX_LIMIT:
             raise exceptions.InvalidParameterValue(
                 f"MaxNumberOfItems must be between 1 and {MAX_LIMIT}"
@@ -226,14 +251,19 @@ class Parser:
         return operands[0] if len(operands) == 1 else BoolOp(keyword, tuple(operands))
 
     def unary(self):
-        if self.accept_keyword("not"):
-            return Not(self.unary())
         token = self.peek()
-        if token.kind == "punct" and token.text == "(":
+        if token.is_keyword("not") or (token.kind == "punct" and token.text == "("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise too_deep()
             self.advance()
-            inner = self.expression()
-            self.expect("punct", ")")
-            return inner
+            if token.is_keyword("not"):
+                node = Not(self.unary())
+            else:
+                node = self.expression()
+                self.expect("punct", ")")
+            self.depth -= 1
+            return node
         return self.comparison()
 
     def operand(self, allow_every=True):
@@ -292,6 +322,8 @@ class Parser:
         return node
 
     def check_limits(self, query):
+        if query.where is not None and nesting(query.where) > MAX_NESTING:
+            raise too_deep()
         if len(query.attributes) > MAX_REQUESTED_ATTRIBUTES:
             raise exceptions.TooManyRequestedAttributes(
                 f"Too many attributes requested: at most {MAX_REQUESTED_ATTRIBUTES}."
@@ -316,11 +348,18 @@ class Parser:
                 raise exceptions.InvalidSortExpression()
 
 
-@functools.lru_cache(maxsize=1024)
+def _parse(text):
+    return Parser(text).parse()
+
+
+_parse_short = functools.lru_cache(maxsize=1024)(_parse)
+_parse_long = functools.lru_cache(maxsize=4)(_parse)
+
+
 def parse(text):
     """Parse a Select expression, raising the SimpleDB error its flaw deserves.
 
     Parsed queries are immutable, so repeated expressions (every page of a paged Select,
     a polling client) are parsed once.
     """
-    return Parser(text).parse()
+    return (_parse_short if len(text) <= LONG_EXPRESSION else _parse_long)(text)

@@ -19,6 +19,8 @@ Multi-valued semantics, as SimpleDB documents them and as this translator applie
 """
 
 import functools
+import hashlib
+import json
 
 from .ast import BoolOp, Comparison, Not
 
@@ -108,7 +110,9 @@ def value_test(comparison, column, params):
     if op == "between":
         return f"({column} >= {params(values[0])} AND {column} <= {params(values[1])})"
     if op == "in":
-        return f"{column} IN ({', '.join(params(v) for v in values)})"
+        # One JSON parameter, however long the list: SQLite allows at most 32,766 bound
+        # parameters, and finds a named one by a linear search (quadratic for thousands).
+        return f"{column} IN (SELECT value FROM json_each({params(json.dumps(values))}))"
     raise ValueError(f"not a value test: {op}")
 
 
@@ -207,6 +211,8 @@ class SelectSQL:
 
     def __init__(self, query, domain_id, stale=False):
         self.query = query
+        #: What a NextToken is bound to: the query's meaning, except its page limit.
+        self.digest = hashlib.sha256(repr(query.without_limit()).encode()).hexdigest()[:32]
         self.params = Params()
         self.domain = self.params(domain_id)
         self.prefix = _STALE_VIEWS.format(d=self.domain) if stale else ""
@@ -286,7 +292,10 @@ class SelectSQL:
         return sql, extra
 
 
-@functools.lru_cache(maxsize=1024)
+_compile_short = functools.lru_cache(maxsize=1024)(SelectSQL)
+_compile_long = functools.lru_cache(maxsize=4)(SelectSQL)
+
+
 def compile_select(query, domain_id, stale=False):
     """The (immutable, so shareable) `SelectSQL` of a query, built once per query."""
-    return SelectSQL(query, domain_id, stale)
+    return (_compile_long if query.is_long else _compile_short)(query, domain_id, stale)
