@@ -71,12 +71,6 @@ def test_make_run_on_a_free_port_goes_ahead():
     assert (result.returncode, result.stderr) == (0, "")
 
 
-def localaws_writes_an_env_file():
-    result = subprocess.run([sys.executable, "-m", "localaws", "--help"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
-    return "--env-file" in result.stdout
-
-
 class Honcho:
     """honcho running a Procfile, as `make run` does; its output collected line by line."""
 
@@ -106,14 +100,12 @@ class Honcho:
 
 @pytest.mark.slow
 def test_on_ctrl_c_the_worker_stops_before_the_local_stack_without_a_connection_error(tmp_path):
-    if not localaws_writes_an_env_file():
-        pytest.xfail("needs `python -m localaws --env-file` (issue 9 item 14, localaws side)")
     env_file = tmp_path / "localaws.env"
     procfile = tmp_path / "Procfile"
     procfile.write_text(
         "worker: bin/with-local-aws sh -c "
         "'python manage.py provision_aws && exec python manage.py sqs_worker'\n"
-        f"aws: bin/start-aws --env-file {env_file} --memory "
+        f"aws: bin/start-aws --env-file {env_file} --memory --log-requests "
         f"--moto-port {free_port()} --simpledb-port {free_port()}\n")
     honcho = Honcho(procfile, env_with(
         STRATUS_LOCALAWS_ENV=str(env_file), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
@@ -121,10 +113,10 @@ def test_on_ctrl_c_the_worker_stops_before_the_local_stack_without_a_connection_
         STRATUS_TASK_WAIT_SECONDS="1"))
     try:
         assert honcho.wait_for(" starting queues="), "\n".join(honcho.lines)
-        # The stack logs each request: once it logs one after the worker started, the
-        # worker's long polls are under way. (Should the stack stop logging requests, the
-        # test goes on after 10 s, when they surely are.)
-        honcho.wait_for("aws.1", timeout=10, after=honcho.index(" starting queues=") + 1)
+        # The stack logs each request (--log-requests): once it logs one after the worker
+        # started, the worker's long polls are under way.
+        assert honcho.wait_for("aws.1", timeout=60,
+                               after=honcho.index(" starting queues=") + 1), "\n".join(honcho.lines)
         honcho.process.send_signal(signal.SIGINT)
         honcho.process.wait(timeout=60)
     finally:

@@ -40,10 +40,10 @@ pytestmark = pytest.mark.slow
 class ManageProcess:
     """`python manage.py <args>` in its own process; its output lines kept as they come."""
 
-    def __init__(self, args, env):
+    def __init__(self, args, env, command=(sys.executable, "manage.py")):
         self.popen = subprocess.Popen(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [*command, *args], cwd=ROOT, env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
         self.pid = self.popen.pid
         self.stdout, self.stderr = [], []
@@ -410,3 +410,25 @@ def test_a_worker_whose_thread_dies_hands_back_its_messages_and_exits_non_zero(s
                for line in worker.stderr), worker.output()
     # Handed back, visible at once: not hidden for the 30 s visibility timeout.
     assert running.id in tasks.visible_ids()
+
+
+def test_make_runs_worker_is_started_again_after_a_thread_dies_and_stops_on_ctrl_c(stack):
+    tasks = stack(visibility=30)
+    env = {**tasks.env,
+           "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env,
+                   check=True, capture_output=True, timeout=RUN_TIMEOUT)
+    supervised = ManageProcess([], env, command=["bin/start-worker"])
+    tasks.processes.append(supervised)
+    supervised.wait_for(r"starting queues=")
+    process_jobs.kill_thread.enqueue("heartbeat")
+    supervised.wait_for(r"thread=heartbeat died")
+
+    # Only a worker started again can run it: the first one stops receiving as its thread dies.
+    restarted = process_jobs.nap.enqueue(0)
+    wait_for_status(restarted, TaskResultStatus.SUCCESSFUL)
+    assert any("sqs_worker exited with status 1; starting it again" in line
+               for line in supervised.stderr), supervised.output()
+    # Ctrl-C under honcho: SIGINT to the whole process group, the loop ends with the worker.
+    os.killpg(supervised.pid, signal.SIGINT)
+    assert supervised.wait() == 0, supervised.output()
