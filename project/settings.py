@@ -154,7 +154,7 @@ STRATUS_UPLOAD_MAX_BYTES = env.int("STRATUS_UPLOAD_MAX_BYTES", 100 * 1024 * 1024
 # Bigger uploads stream to a temporary file that Django deletes when the request ends.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-# The most a node reads of a request body (README, "Request bodies"): the upload form's
+# The most a node reads of a request body (docs/nodes.md, "Request bodies"): the upload form's
 # URL takes a file of STRATUS_UPLOAD_MAX_BYTES and its form fields, any other URL far less.
 # Both the node's nginx and Django refuse more with 413 (apps.ops.bodies).
 STRATUS_BODY_MAX_BYTES = env.int("STRATUS_BODY_MAX_BYTES", 2_621_440, minimum=1024)
@@ -194,7 +194,7 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # -- sessions, cache, auth ------------------------------------------------------------------
-# Both in SimpleDB, shared by every node (README, "Sessions and cache").
+# Both in SimpleDB, shared by every node (docs/sessions-and-cache.md).
 SESSION_ENGINE = "storage_backends.simpledb.sessions"
 CACHES = {
     "default": {
@@ -213,8 +213,7 @@ CACHES = {
 }
 
 # -- background tasks -------------------------------------------------------------------------
-# django.tasks on SQS, results in SimpleDB; `manage.py sqs_worker` runs them (README,
-# "Background tasks on SQS").
+# django.tasks on SQS, results in SimpleDB; `manage.py sqs_worker` runs them (docs/tasks.md).
 TASKS = {
     "default": {
         "BACKEND": "storage_backends.tasks.SQSBackend",
@@ -243,7 +242,7 @@ LOGIN_REDIRECT_URL = "library:list"
 LOGOUT_REDIRECT_URL = "login"
 
 # -- log-in throttling (django-axes) --------------------------------------------------------
-# README, "Log-in throttling". Every authenticate() (the site's log-in, the admin's, any
+# docs/login-throttling.md. Every authenticate() (the site's log-in, the admin's, any
 # other) is checked first by axes's backend; apps/accounts/lockout.py counts failures per
 # (username, address) pair and, at a much higher limit, per address, in a cache alias of
 # their own that reads consistently and raises on errors: a lock-out check that cannot read
@@ -290,7 +289,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # -- content security policy ----------------------------------------------------------------
-# On every response (README, "Content Security Policy"): scripts, styles, images and fonts
+# On every response (docs/nodes.md, "Content Security Policy"): scripts, styles, images and fonts
 # only from the site itself or the static files' host, inline <script>/<style> only with the
 # response's nonce (the admin's templates carry it), no inline style attributes or event
 # handlers, no plugins, no framing, forms post only to the site.

@@ -32,7 +32,7 @@ def check_simpledb_caches(app_configs, **kwargs):
     aliases = [alias for alias, config in settings.CACHES.items()
                if config.get("BACKEND", "").endswith("simpledb.cache.SimpleDBCache")]
     return _unusable(caches, aliases, "CACHES[{alias!r}] is not a valid SimpleDBCache",
-                     "See README, 'Sessions and cache on SimpleDB', for the options.",
+                     "See docs/sessions-and-cache.md for the options.",
                      "storage_backends.E002")
 
 
@@ -79,5 +79,5 @@ def check_sqs_task_backends(app_configs, **kwargs):
 
     return _unusable(task_backends, _sqs_task_aliases(),
                      "TASKS[{alias!r}] is not a valid SQSBackend",
-                     "See README, 'Background tasks on SQS', for the options.",
+                     "See docs/tasks.md, 'Options'.",
                      "storage_backends.E004")

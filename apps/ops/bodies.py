@@ -3,7 +3,7 @@
 A node reads at most `STRATUS_BODY_MAX_BYTES` from any request, and at most
 `STRATUS_UPLOAD_BODY_MAX_BYTES` from the upload form's URL, whose file may hold
 `STRATUS_UPLOAD_MAX_BYTES`. Three layers apply them, each for a case the one before cannot
-see (README, "Request bodies"):
+see (docs/nodes.md, "Request bodies"):
 
 1. the node's nginx (`client_max_body_size`, per URL, rendered from `limits()`), which
    also bounds chunked bodies as they arrive;

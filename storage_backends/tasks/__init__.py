@@ -1,4 +1,4 @@
-"""Background tasks on Amazon SQS for Django's Tasks framework (README, "Background tasks")."""
+"""Background tasks on Amazon SQS for Django's Tasks framework (docs/tasks.md)."""
 
 from .backend import SQSBackend, SQSTask
 

@@ -1,7 +1,7 @@
 """`SQSBackend`: Django's Tasks framework on Amazon SQS, with results in SimpleDB.
 
 TASKS = {"default": {"BACKEND": "storage_backends.tasks.SQSBackend", "QUEUES": [...],
-"OPTIONS": {...}}}; README, "Background tasks on SQS", lists the options.
+"OPTIONS": {...}}}; docs/tasks.md, "Options", lists them.
 
 Each Django queue name is one SQS queue per priority band (`<prefix><queue>` and, by
 default, `<prefix><queue>-high` for priorities >= 1), each with a dead-letter queue

@@ -13,7 +13,7 @@ QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 #: SQS's longest visibility timeout (12 hours) and longest long-poll wait.
 MAX_VISIBILITY_SECONDS = 12 * 3600
 MAX_WAIT_SECONDS = 20
-#: SQS's longest per-message delay; longer deferrals are re-sent (see README).
+#: SQS's longest per-message delay; longer deferrals are re-sent (docs/tasks.md, "Capabilities").
 MAX_DELAY_SECONDS = 900
 
 DEFAULTS = {
@@ -38,7 +38,7 @@ DEFAULTS = {
 
 @dataclass(frozen=True)
 class Options:
-    """Validated OPTIONS of one SQSBackend (README, "Background tasks on SQS")."""
+    """Validated OPTIONS of one SQSBackend (docs/tasks.md, "Options")."""
 
     queue_prefix: str
     priority_bands: tuple  # ((suffix, lowest priority), ...), highest floor first

@@ -15,7 +15,7 @@ logger = logging.getLogger("storage_backends.tasks")
 
 #: SQS batch calls take at most 10 entries.
 MAX_BATCH = 10
-#: Message attributes a dead letter carries (README, "Dead letters").
+#: Message attributes a dead letter carries (docs/tasks.md, "Tasks in the admin").
 REASON = "stratus-reason"
 SOURCE = "stratus-source-queue"
 #: Characters of a reason kept, and the bytes kept free for the attributes of a dead letter

@@ -1,4 +1,4 @@
-"""`manage.py sqs_worker`: run the tasks of an SQSBackend's queues (README, "The worker").
+"""`manage.py sqs_worker`: run the tasks of an SQSBackend's queues (docs/tasks.md, "The worker").
 
 SIGTERM or SIGINT: stop receiving at once, let running tasks finish within the grace
 period, hand the rest back to SQS, exit 0. A second signal hands everything back and exits
