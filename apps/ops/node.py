@@ -159,31 +159,27 @@ class Node:
         return self
 
     def _wait_for_socket(self):
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self.stopping.is_set():
-            self._check_running(self.gunicorn, "gunicorn")
-            try:
-                with socket.socket(socket.AF_UNIX) as probe:
-                    probe.connect(str(self.socket))
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise NodeError(f"gunicorn did not open {self.socket} "
-                                    f"within {START_TIMEOUT} s") from None
-                self.stopping.wait(0.1)
+        def connect():
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(str(self.socket))
+        self._wait_until_open(connect, self.gunicorn, "gunicorn", f"open {self.socket}")
 
     def _wait_for_port(self):
-        deadline = time.monotonic() + START_TIMEOUT
         host = "127.0.0.1" if self.host == "0.0.0.0" else self.host
+        self._wait_until_open(lambda: socket.create_connection((host, self.port), timeout=1).close(),
+                              self.nginx, "nginx", f"listen on port {self.port}")
+
+    def _wait_until_open(self, connect, process, name, what):
+        """Until `connect()` succeeds; NodeError if `process` exits or START_TIMEOUT passes."""
+        deadline = time.monotonic() + START_TIMEOUT
         while not self.stopping.is_set():
-            self._check_running(self.nginx, "nginx")
+            self._check_running(process, name)
             try:
-                socket.create_connection((host, self.port), timeout=1).close()
+                connect()
                 return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise NodeError(f"nginx did not listen on port {self.port} "
-                                    f"within {START_TIMEOUT} s") from None
+                    raise NodeError(f"{name} did not {what} within {START_TIMEOUT} s") from None
                 self.stopping.wait(0.1)
 
     @staticmethod
