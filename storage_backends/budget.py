@@ -58,6 +58,31 @@ def aws_budget(seconds):
         _deadline.reset(token)
 
 
+#: The slowest S3 transfer rate a node is assumed to reach (bytes per second). A transfer
+#: of n bytes gets n / this many seconds on top of the request's budget: 100 MB, 20 s.
+TRANSFER_BYTES_PER_SECOND = 5 * 1024 * 1024
+
+
+@contextmanager
+def aws_budget_for_transfer(nbytes):
+    """AWS calls inside the block may move `nbytes` to or from S3: the budget becomes the
+    request's own (STRATUS_AWS_REQUEST_BUDGET) plus nbytes / TRANSFER_BYTES_PER_SECOND,
+    counted from now, and never less than what is left of the current one.
+
+    For an upload through the node, whose parts are many calls of honest work: without it a
+    large file would run out of the request's few seconds part-way, leaving a 503 and an
+    incomplete multipart upload.
+    """
+    seconds = settings.STRATUS_AWS_REQUEST_BUDGET + nbytes / TRANSFER_BYTES_PER_SECOND
+    deadline = time.monotonic() + seconds
+    outer = _deadline.get()
+    token = _deadline.set(deadline if outer is None else max(outer, deadline))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
 def remaining():
     """Seconds left in the current budget (negative once spent), or None without one."""
     deadline = _deadline.get()

@@ -43,6 +43,18 @@ def _spill_rule(prefix):
     }
 
 
+#: Days after which S3 aborts a multipart upload nobody completed (an upload through a node
+#: that died, or ran out of its time, mid-transfer), so its parts stop being billed.
+ABORT_INCOMPLETE_UPLOADS_DAYS = 1
+
+ABORT_INCOMPLETE_UPLOADS_RULE = {
+    "ID": "abort-incomplete-multipart-uploads",
+    "Filter": {"Prefix": ""},
+    "Status": "Enabled",
+    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_INCOMPLETE_UPLOADS_DAYS},
+}
+
+
 class Provisioner:
     """Provisioning and checking against the clients of `storage_backends.aws`."""
 
@@ -71,14 +83,13 @@ class Provisioner:
         )
         self.s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [_cors_rule(origins)]})
         prefixes = resources.spill_prefixes(name)
-        if prefixes:
-            self.s3.put_bucket_lifecycle_configuration(
-                Bucket=name, LifecycleConfiguration={"Rules": [_spill_rule(p) for p in prefixes]}
-            )
+        self.s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={
+            "Rules": [ABORT_INCOMPLETE_UPLOADS_RULE, *(_spill_rule(p) for p in prefixes)]})
         expiring = f", {', '.join(prefixes)} expiring after {resources.SPILL_EXPIRY_DAYS} days" \
             if prefixes else ""
         return (f"bucket {name}: {action}, public access blocked, CORS for "
-                f"{', '.join(origins)}{expiring}")
+                f"{', '.join(origins)}, incomplete multipart uploads aborted after "
+                f"{ABORT_INCOMPLETE_UPLOADS_DAYS} day{expiring}")
 
     def check_bucket(self, name, origins):
         try:
@@ -99,17 +110,19 @@ class Provisioner:
         if not any(set(origins) <= set(rule.get("AllowedOrigins", []))
                    and {"GET", "PUT"} <= set(rule.get("AllowedMethods", [])) for rule in rules):
             problems.append(f"bucket {name} has no CORS rule for {', '.join(origins)}")
-        prefixes = resources.spill_prefixes(name)
-        if prefixes:
-            try:
-                rules = self.s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
-            except ClientError:
-                rules = []
-            covered = {rule.get("Filter", {}).get("Prefix") for rule in rules
-                       if rule.get("Status") == "Enabled"}
-            for prefix in prefixes:
-                if prefix not in covered:
-                    problems.append(f"bucket {name} has no lifecycle rule expiring {prefix}")
+        try:
+            rules = self.s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+        except ClientError:
+            rules = []
+        enabled = [rule for rule in rules if rule.get("Status") == "Enabled"]
+        if not any("AbortIncompleteMultipartUpload" in rule for rule in enabled):
+            problems.append(f"bucket {name} has no lifecycle rule aborting incomplete "
+                            f"multipart uploads")
+        covered = {rule.get("Filter", {}).get("Prefix") for rule in enabled
+                   if "Expiration" in rule}
+        for prefix in resources.spill_prefixes(name):
+            if prefix not in covered:
+                problems.append(f"bucket {name} has no lifecycle rule expiring {prefix}")
         return problems
 
     # -- SQS -----------------------------------------------------------------------------

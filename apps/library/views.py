@@ -10,6 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from storage_backends.budget import aws_budget_for_transfer
+
 from .forms import UploadForm
 from .models import File
 from .tasks import enqueue_file_facts
@@ -44,8 +46,11 @@ def upload(request):
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES, instance=File(owner=request.user))
         if form.is_valid():
-            file = form.save()
-            transaction.on_commit(partial(enqueue_file_facts, file.pk))
+            # The file's parts go to S3 now: they get time by their size, not the
+            # request's few seconds (storage_backends.budget).
+            with aws_budget_for_transfer(form.cleaned_data["file"].size):
+                file = form.save()
+                transaction.on_commit(partial(enqueue_file_facts, file.pk))
             messages.success(request, f"Uploaded {file}.")
             return redirect(file)
     else:

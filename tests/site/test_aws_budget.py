@@ -20,7 +20,7 @@ from apps.library.models import File
 from apps.ops.middleware import is_unavailable
 from bench.delay_proxy import DelayProxy
 from storage_backends import aws
-from storage_backends.budget import BudgetExhausted, aws_budget
+from storage_backends.budget import BudgetExhausted, aws_budget, aws_budget_for_transfer, remaining
 from tests.fixtures.localaws import reset_aws_clients
 from tests.tasks import jobs
 from tests.tasks.conftest import run_worker, task_options, tasks  # noqa: F401
@@ -190,3 +190,32 @@ def test_a_spent_budget_is_the_sites_unavailable_error(budget):
 def test_an_inner_budget_never_extends_the_outer_one(budget):
     with aws_budget(0.0), aws_budget(60.0), pytest.raises(BudgetExhausted):
         aws.client("sqs").list_queues()
+
+
+@pytest.fixture
+def s3_300ms(settings, budget, local_aws):
+    """S3 behind a proxy that holds every request 300 ms: a multipart upload of a few parts
+    takes longer than the one-second budget, though each call is quick."""
+    proxy = DelayProxy(local_aws.moto_url, latency_ms=300)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    settings.AWS_ENDPOINT_URLS = {**settings.AWS_ENDPOINT_URLS, "s3": proxy.url}
+    reset_aws_clients()
+    yield proxy
+    proxy.stop()
+
+
+def test_an_upload_gets_time_for_its_bytes_beyond_the_requests_budget(logged_in, s3_300ms):
+    content = b"x" * (20 * 1024 * 1024)  # three parts of django-storages' multipart upload
+    response = logged_in.post("/library/upload/", {
+        "file": SimpleUploadedFile("big.bin", content, content_type="application/octet-stream"),
+    })
+    assert response.status_code == 302, response.status_code
+    [stored] = File.objects.all()
+    assert stored.file.size == len(content)
+    assert s3_300ms.stats.counts().get("S3 PUT", 0) >= 3  # the parts, each its own call
+
+
+def test_a_transfer_budget_never_shortens_the_current_one(budget):
+    with aws_budget(60):
+        with aws_budget_for_transfer(0):
+            assert remaining() > 30

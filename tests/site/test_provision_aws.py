@@ -151,9 +151,21 @@ def test_the_cache_spill_prefix_expires_by_lifecycle_rule(fresh_names, settings)
     provision()
     rules = aws.client("s3").get_bucket_lifecycle_configuration(
         Bucket=f"media-{fresh_names}")["Rules"]
-    days = {rule["Filter"]["Prefix"]: rule["Expiration"]["Days"] for rule in rules}
+    days = {rule["Filter"]["Prefix"]: rule["Expiration"]["Days"] for rule in rules
+            if "Expiration" in rule}
     # The cache's spilled values, and the task backend's large payloads and results.
     assert days == {"spill/": 30, "task-payloads/": 30}
     aws.client("s3").delete_bucket_lifecycle(Bucket=f"media-{fresh_names}")
     with pytest.raises(CommandError, match="no lifecycle rule expiring spill/"):
+        provision("--check")
+
+
+def test_every_bucket_aborts_incomplete_multipart_uploads(fresh_names):
+    provision()
+    rules = aws.client("s3").get_bucket_lifecycle_configuration(
+        Bucket=f"media-{fresh_names}")["Rules"]
+    assert {"DaysAfterInitiation": 1} in [rule.get("AbortIncompleteMultipartUpload")
+                                          for rule in rules]
+    aws.client("s3").delete_bucket_lifecycle(Bucket=f"media-{fresh_names}")
+    with pytest.raises(CommandError, match="no lifecycle rule aborting incomplete"):
         provision("--check")
