@@ -246,8 +246,8 @@ LOGOUT_REDIRECT_URL = "login"
 # other) is checked first by axes's backend; apps/accounts/lockout.py counts failures per
 # (username, address) pair and, at a much higher limit, per address, in a cache alias of
 # their own that reads consistently and raises on errors: a lock-out check that cannot read
-# is the 503 page, never a log-in. The alias has its own KEY_PREFIX, so clearing the
-# default cache does not lift lock-outs.
+# is the 503 page, never a log-in. The alias has a domain of its own, so neither clearing
+# nor culling the default cache (MAX_ENTRIES culls a whole domain) lifts lock-outs.
 STRATUS_LOGIN_ATTEMPTS = env.int("STRATUS_LOGIN_ATTEMPTS", 5, minimum=1)
 STRATUS_LOGIN_ADDRESS_ATTEMPTS = env.int("STRATUS_LOGIN_ADDRESS_ATTEMPTS", 100, minimum=1)
 STRATUS_LOGIN_WINDOW = env.int("STRATUS_LOGIN_WINDOW", 900, minimum=1)
@@ -266,7 +266,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 CACHES["login_failures"] = {
     "BACKEND": "storage_backends.simpledb.cache.SimpleDBCache",
-    "LOCATION": SIMPLEDB_CACHE_DOMAIN,
+    "LOCATION": STRATUS_SIMPLEDB_DOMAIN_PREFIX + "login-failures",
     "KEY_PREFIX": CACHES["default"]["KEY_PREFIX"] + "-login-failures",
     "OPTIONS": {"CONSISTENT_READ": True, "ON_ERROR": "raise"},
 }

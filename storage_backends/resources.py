@@ -58,8 +58,13 @@ def queues():
 
 
 def domains():
-    """The SimpleDB domains of the session engine, the cache and the task results."""
+    """The SimpleDB domains of the session engine, every SimpleDB cache and the task
+    results."""
     names = [settings.SIMPLEDB_SESSIONS_DOMAIN, settings.SIMPLEDB_CACHE_DOMAIN]
+    for cache in settings.CACHES.values():
+        if cache.get("BACKEND", "").endswith("SimpleDBCache") and \
+                cache.get("LOCATION") and cache["LOCATION"] not in names:
+            names.append(cache["LOCATION"])
     for backend in task_backends():
         if backend.config.results_domain not in names:
             names.append(backend.config.results_domain)

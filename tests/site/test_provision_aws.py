@@ -26,6 +26,8 @@ def fresh_names(settings):
                                               "PAYLOAD_BUCKET": f"media-{tag}"}}}
     settings.SIMPLEDB_SESSIONS_DOMAIN = f"t{tag}-sessions"
     settings.SIMPLEDB_CACHE_DOMAIN = f"t{tag}-cache"
+    settings.CACHES = {alias: {**cache, "LOCATION": f"t{tag}-{alias}"}
+                       for alias, cache in settings.CACHES.items()}
     return tag
 
 
@@ -51,8 +53,9 @@ def test_provision_twice_changes_nothing_and_says_so(fresh_names):
     provision()
     output = provision()
     assert "created" not in output
-    # the bucket, two queues in two priority bands, three domains
-    assert output.count("exists") == 1 + 4 + 3
+    # the bucket, two queues in two priority bands, five domains: sessions, the cache's,
+    # each CACHES alias's (default, login_failures) and task results
+    assert output.count("exists") == 1 + 4 + 5
     assert "All AWS resources are in place." in provision("--check")
 
 
