@@ -396,6 +396,19 @@ def test_a_garbage_result_record_dead_letters_its_message_alone(tasks, run_worke
     assert all(tasks.get_result(r.id).status == TaskResultStatus.SUCCESSFUL for r in others)
 
 
+def test_a_running_record_with_a_garbage_lease_dead_letters_its_message_alone(tasks,
+                                                                              run_worker):
+    corrupt = jobs.remember.enqueue("corrupt", 1)
+    tasks.results.put(corrupt.id, {"status": "RUNNING", "lease": "zzzz"})
+    others = [jobs.remember.enqueue("others", n) for n in range(3)]
+    run_worker()
+    [(body, reason)] = dead_letters(tasks)
+    assert json.loads(body)["id"] == corrupt.id
+    assert reason.startswith("the worker could not read its result record: ValueError")
+    assert sorted(jobs.calls["others"]) == [0, 1, 2]
+    assert all(tasks.get_result(r.id).status == TaskResultStatus.SUCCESSFUL for r in others)
+
+
 def test_a_task_whose_exception_cannot_be_printed_is_still_failed_and_dead_lettered(
         tasks, run_worker):
     result = jobs.fails_unprintably.enqueue()

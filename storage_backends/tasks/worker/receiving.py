@@ -153,16 +153,22 @@ class Receiver:
         to_run, finished = [], []
         for result_id, delivery in unique.items():
             record = records.get(result_id, {})
-            status = record.get("status")
-            if status in (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED):
-                finished.append(delivery)
-            elif status == TaskResultStatus.RUNNING and record.get("lease", "") > epoch(now):
-                # Another worker holds this task: look again when its lease ends.
-                wait = int(record["lease"]) - int(now) + 1
-                self.settler.hand_back([delivery], min(wait, self.visibility))
-            else:
-                delivery.record = record
-                to_run.append(delivery)
+            try:
+                status = record.get("status")
+                if status in (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED):
+                    finished.append(delivery)
+                elif status == TaskResultStatus.RUNNING and record.get("lease", "") > epoch(now):
+                    # Another worker holds this task: look again when its lease ends.
+                    wait = int(record["lease"]) - int(now) + 1
+                    self.settler.hand_back([delivery], min(wait, self.visibility))
+                else:
+                    delivery.record = record
+                    to_run.append(delivery)
+            except Exception as error:  # noqa: BLE001 - a garbage record affects its task alone
+                logger.exception("worker=%s could not read the result of message=%s",
+                                 self.worker_id, delivery.message_id)
+                self.settler.dead_letter([delivery], f"the worker could not read its result "
+                                         f"record: {type(error).__name__}: {str(error)[:500]}")
         if finished:
             logger.info("worker=%s duplicate deliveries deleted=%d", self.worker_id,
                         len(finished))
