@@ -30,4 +30,7 @@ errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 # For a TCP bind only: over the node's unix socket gunicorn trusts its peer, nginx.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# The scheme comes from X-Forwarded-Proto alone, which the node's nginx always sets; the
+# other headers gunicorn would read by default pass through nginx from the client.
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 wsgi_app = "project.wsgi:application"

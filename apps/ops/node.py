@@ -29,6 +29,7 @@ from pathlib import Path
 from django.conf import settings
 from django.template import Context, Engine
 from django.template.loader import render_to_string
+from django.utils.csp import build_policy
 
 from . import bodies
 
@@ -134,6 +135,8 @@ class Node:
             "proxy_read_timeout": int(os.environ.get("GUNICORN_TIMEOUT", "60")) + 5,
             "trust_forwarded_proto": settings.STRATUS_TRUSTED_PROXY_COUNT > 0,
             "shutdown_timeout": graceful_timeout(),
+            # nginx's own error pages carry the site's policy too (they need no nonce).
+            "content_security_policy": build_policy(settings.SECURE_CSP),
         }))
 
     # -- processes ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import uuid
 import pytest
 import requests
 from django.template.loader import render_to_string
+from django.utils.csp import build_policy
 
 from apps.ops import bodies
 from .conftest import ROOT, Cluster
@@ -224,3 +225,9 @@ def test_two_nodes_on_one_machine_both_serve(node):
     assert second != node.url
     for url in (node.url, second):
         assert requests.get(url + "/healthz", timeout=DEADLINE).status_code == 200
+
+
+def test_the_413_page_nginx_shows_carries_the_sites_content_security_policy(node, settings):
+    response = requests.post(node.url + "/healthz", data=b"x" * (3 * MB), timeout=DEADLINE)
+    assert response.status_code == 413
+    assert response.headers["Content-Security-Policy"] == build_policy(settings.SECURE_CSP)
