@@ -67,13 +67,14 @@ MIDDLEWARE = [
     # Near the top, so every response below it gets the policy: error pages, the 503 and
     # the 413 of the body limit too.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    # Before anything reads a request body (CsrfViewMiddleware reads request.POST).
-    "apps.ops.middleware.RequestBodyLimitMiddleware",
     # Above the session middleware: loading and saving the session count against the budget.
     "storage_backends.budget.AWSBudgetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before anything reads a request body (CsrfViewMiddleware reads request.POST); after the
+    # session, which tells whether the upload form's larger limit applies.
+    "apps.ops.middleware.RequestBodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

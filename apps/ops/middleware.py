@@ -6,6 +6,7 @@ import uuid
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from django.contrib.auth import SESSION_KEY
 from django.shortcuts import render
 
 from storage_backends.simpledb.client import Unavailable
@@ -41,7 +42,8 @@ class RequestIdMiddleware:
 class RequestBodyLimitMiddleware:
     """A body over its URL's limit is the 413 page, and is never read past that limit.
 
-    Before every middleware that may read the body (only the request id comes first):
+    Before every middleware that may read the body (after the session, which says whether
+    the user is logged in: only they get the upload form's limit):
     CsrfViewMiddleware reads request.POST (so the whole body, spooled to a temporary file)
     before any view could refuse it. A declared Content-Length over
     the limit is refused here without reading a byte; otherwise the body's stream is
@@ -54,6 +56,10 @@ class RequestBodyLimitMiddleware:
 
     def __call__(self, request):
         limit = self.path_limits.get(request.path_info, self.default_limit)
+        if limit > self.default_limit and SESSION_KEY not in request.session:
+            # Only a logged-in user may upload: anyone else gets the small limit, so an
+            # anonymous 100 MB POST is refused here, not spooled to disk by the CSRF check.
+            limit = self.default_limit
         length = bodies.declared_length(request)
         if length > limit:
             return self.refused(request)

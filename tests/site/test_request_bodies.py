@@ -101,6 +101,24 @@ def test_every_url_but_the_upload_form_refuses_a_body_just_over_the_node_limit(c
     assert response.status_code == 413
 
 
+def test_an_anonymous_post_to_the_upload_form_gets_the_small_limit(client, settings,
+                                                                    temp_dir):
+    client.cookies["csrftoken"] = "a" * 32
+    response = declared_post(client, reverse("library:upload"),
+                             settings.STRATUS_BODY_MAX_BYTES + 1,
+                             content_type="multipart/form-data; boundary=attack",
+                             HTTP_X_CSRFTOKEN="a" * 32)
+    assert response.status_code == 413
+    assert os.listdir(temp_dir) == []
+
+
+def test_a_logged_in_post_to_the_upload_form_gets_the_upload_limit(user_client, settings):
+    # Declared just over the small limit, but the body is a small form: not refused by length.
+    response = user_client.post(reverse("library:upload"), {
+        "file": SimpleUploadedFile("a.txt", b"a" * (settings.STRATUS_BODY_MAX_BYTES + 10))})
+    assert response.status_code == 302
+
+
 def test_the_413_page_is_the_sites_page_naming_the_limits(client, settings):
     response = declared_post(client, "/healthz", ATTACK_LENGTH)
     page = response.content.decode()
