@@ -1,4 +1,4 @@
-"""Failed log-ins counted per (username, address) pair and per address: django-axes's handler.
+"""Log-in attempts counted per (username, address) pair and per address: django-axes's handler.
 
 django-axes does the wiring: its backend (``backends.LoginThrottleBackend``, first in
 AUTHENTICATION_BACKENDS) asks this handler before every ``authenticate()`` whether the
@@ -18,17 +18,18 @@ joined with no separator, so that "bob20" failing from 3.0.113.5 would lock out 
   STRATUS_LOGIN_ADDRESS_ATTEMPTS failures, much higher, since many people may share one
   address (an office, a carrier's NAT). It bounds guessing across many accounts.
 
-**Counted on arrival.** An attempt is counted before its password is checked: the check
-axes makes first (``is_locked``) reads both counters and refuses, without writing, an
+**Counted on arrival.** An attempt is counted before its password is checked. The check
+axes makes first (``is_locked``) reads both counters and refuses, writing nothing, an
 attempt whose pair or address has reached its limit; otherwise it counts the attempt on
-both counters and refuses it if either new count is over its limit (giving back what it
-counted: a refused attempt checks no password and is not counted). Counting first is what
-makes the limit hold whatever the concurrency: N guesses racing for one pair each get their
-own count, and only those within the limit have their password checked (counting after the
-check let all N read "below the limit" first). A failed password adds nothing more; a
-successful log-in clears its pair (those attempts were the owner's) and gives back its count
-on the address, so successes never bring an address nearer its limit, and never reset it
-either (else one valid account would reset an address between guesses at others).
+both, and refuses it if either new count is over its limit. Such a refused attempt checks
+no password and uses up no attempt: a count it made within its limit is given back (a
+count past a limit changes nothing, that counter refuses until its window ends). Counting
+first makes the limit hold whatever the concurrency: N guesses racing for one pair each get
+their own count, and only those within the limit have their password checked (when the
+count came after the check, all N read "below the limit" first). A failed password adds
+nothing more. A successful log-in clears its pair (those attempts were the owner's) and
+gives back its count on the address, so successes never bring an address nearer its limit,
+nor reset it (else one valid account would reset an address between guesses at others).
 
 Each counter is a cache entry that ``add`` creates with STRATUS_LOGIN_WINDOW as its timeout
 and ``incr`` raises (keeping the expiry): the window starts at the first attempt counted
@@ -43,12 +44,12 @@ ServiceUnavailableMiddleware answers the 503 page. Nothing is ever read as "not 
 because the store did not answer, and an attempt that could not be counted checks no
 password (what it had counted stays counted).
 
-**Cache calls** per attempt: the check, one ``get_many``, which is all a refused attempt
-costs; an attempt let through then counts, per counter, with one ``incr`` when the read saw
-the counter, else one ``add`` (on SimpleDB: two calls and one; so five calls in all for an
-address that has failed before, three for a new one); a failure, nothing more; a success,
-one ``delete`` (pair) and one ``decr`` (address, two calls). An attempt that raced past the
-read and is refused gives back each count it made (one ``decr`` each).
+**Cache calls** per attempt: the check, one ``get_many``, all that an attempt refused there
+costs; an attempt let through then counts on each counter with one ``incr`` when the read
+saw the counter, else one ``add`` (on SimpleDB: two calls, or one; five calls in all when
+both counters exist, three when neither does); a failure, nothing more; a success, one
+``delete`` (pair) and one ``decr`` (address, two calls). An attempt that raced past the read
+and is refused for its address gives its pair's count back (one ``decr``).
 """
 
 import hashlib
@@ -117,17 +118,18 @@ class LoginFailureHandler(AbstractAxesHandler, AxesBaseHandler):
         if self._reached(counts):
             self._log_refused(username, address, counts)
             return True
-        counted = []
+        within_limits = []
         for counter, key in keys.items():
             counts[counter] = self._count(key, exists=key in seen)
-            counted.append(key)
             if counts[counter] > self.limits[counter]:
-                # Others raced past the read and took the last attempts: this one is
-                # refused, and takes back what it counted.
-                for key in counted:
-                    self._give_back(key)
+                # Others raced past the read and took the last attempts: refused. A count
+                # past its limit changes nothing (that counter refuses until its window
+                # ends); one within its limit would use up an attempt, so it is given back.
+                for counted in within_limits:
+                    self._give_back(counted)
                 self._log_refused(username, address, counts)
                 return True
+            within_limits.append(key)
         request.stratus_login_counted = (keys, counts)
         return False
 
