@@ -93,12 +93,6 @@ def is_locked_out(response):
         "registration/locked_out.html" in [t.name for t in response.templates]
 
 
-def is_unavailable_page(response):
-    """Whether the response is the site's 503 page."""
-    return response.status_code == 503 and \
-        "503.html" in [t.name for t in response.templates]
-
-
 def fail(log_in, times, **kwargs):
     """`times` failed log-ins (wrong password unless told), each answered as a failure."""
     kwargs.setdefault("password", "wrong")

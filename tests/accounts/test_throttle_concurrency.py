@@ -18,9 +18,9 @@ from .conftest import (
     USERNAME,
     is_authenticated,
     is_locked_out,
-    is_unavailable_page,
 )
 from .test_login_throttle import CountingHasher
+from .test_throttle_faults import is_unavailable_page
 
 # The threads' own database connections must see the user: committed, not in a test
 # transaction.

@@ -6,14 +6,7 @@ from django.test import override_settings
 
 from tests.fixtures.localaws import reset_aws_clients
 
-from .conftest import (
-    ADDRESS_LIMIT,
-    PAIR_LIMIT,
-    fail,
-    is_authenticated,
-    is_locked_out,
-    is_unavailable_page,
-)
+from .conftest import ADDRESS_LIMIT, PAIR_LIMIT, fail, is_authenticated, is_locked_out
 
 pytestmark = pytest.mark.usefixtures("login_limits")
 
@@ -29,6 +22,11 @@ def faults(local_aws):
         yield local_aws.simpledb.faults
         local_aws.simpledb.faults.update(fail_rate=0, stale_read_rate=0)
     reset_aws_clients()
+
+
+def is_unavailable_page(response):
+    return response.status_code == 503 and \
+        "503.html" in [t.name for t in response.templates]
 
 
 def lock_address(log_in):
