@@ -9,6 +9,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.contrib.auth import SESSION_KEY
 from django.shortcuts import render
 
+from storage_backends.simpledb.cache import Contended
 from storage_backends.simpledb.client import Unavailable
 
 from . import bodies
@@ -79,8 +80,10 @@ class RequestBodyLimitMiddleware:
 
 
 def is_unavailable(error):
-    """Whether an exception means an AWS service could not be reached or failed on its side."""
-    if isinstance(error, Unavailable):
+    """Whether an exception means an AWS service could not be reached or failed on its side,
+    or that a cache entry could not be changed now (`Contended`: other writers kept winning
+    its compare-and-swap; a retry later may succeed, as after any 503)."""
+    if isinstance(error, (Unavailable, Contended)):
         return True
     # Refused or timed-out connections, and connections dropped or timed out mid-read.
     if isinstance(error, (BotoConnectionError, HTTPClientError)):

@@ -2,6 +2,7 @@
 
 import io
 import logging
+import threading
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -182,6 +183,16 @@ def test_success_does_not_clear_the_addresss_failures(client, user, log_in):
     assert is_locked_out(response)
 
 
+def test_successes_do_not_use_up_the_addresss_attempts(client, user, log_in):
+    # Each success is counted on arrival, like any attempt, and gives its count back.
+    for n in range(ADDRESS_LIMIT - 1):
+        fail(log_in, 1, username=f"made-up-{n}", REMOTE_ADDR=ATTACKER)
+
+    for _ in range(ADDRESS_LIMIT):
+        assert log_in(REMOTE_ADDR=ATTACKER).status_code == 302
+        client.logout()
+
+
 def test_refused_attempts_are_not_counted(client, user, bob, log_in):
     # Locked pair: further attempts do not count towards the address (nor extend anything).
     fail(log_in, PAIR_LIMIT, REMOTE_ADDR=ATTACKER)
@@ -193,12 +204,14 @@ def test_refused_attempts_are_not_counted(client, user, bob, log_in):
 
 
 class CountingHasher(MD5PasswordHasher):
-    """MD5, counting the passwords it verifies."""
+    """MD5, counting the passwords it verifies (from any thread)."""
 
     verified = 0
+    _lock = threading.Lock()
 
     def verify(self, password, encoded):
-        type(self).verified += 1
+        with self._lock:
+            type(self).verified += 1
         return super().verify(password, encoded)
 
 
