@@ -35,6 +35,12 @@ class Control:
         if self._requests > 1:
             self.stop_now.set()
 
+    def drain(self):
+        """Finish what runs, as a first `stop()` does, without counting as one: the
+        instance is terminating (lifecycle hook), and a SIGTERM that follows is still a
+        first stop request, not "stop now"."""
+        self.stopping.set()
+
 
 class Crew:
     """Threads started by name; the first one to die of an exception is recorded."""
