@@ -38,10 +38,13 @@ class Instance:
         #: Item path ("autoscaling/target-lifecycle-state") -> (status, body bytes) to
         #: answer instead of the real value.
         self.answers = {}
+        #: Item path -> how many times it was read (with a valid token).
+        self.reads = {}
         self.tokens = set()
 
     def item(self, name):
         """(status, body) for the meta-data item `name`."""
+        self.reads[name] = self.reads.get(name, 0) + 1
         if name in self.answers:
             return self.answers[name]
         values = {"instance-id": self.instance_id,
