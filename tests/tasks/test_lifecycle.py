@@ -15,6 +15,7 @@ from django.tasks import TaskResultStatus
 
 from storage_backends.tasks.lifecycle import InstanceMetadata, LifecycleHook
 from storage_backends.tasks.worker import Worker
+from tests.fixtures.lifecycle import closed_port_url
 from tests.tasks import jobs
 from tests.tasks.test_worker import DEADLINE, eventually, left_in
 
@@ -43,14 +44,6 @@ def start(worker):
 def finished(thread):
     thread.join(DEADLINE)
     assert not thread.is_alive(), "the worker did not stop"
-
-
-def closed_port_url():
-    """A loopback URL nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def test_a_running_task_finishes_before_the_lifecycle_action_completes(tasks, scaling_group):
