@@ -157,7 +157,7 @@ class LifecycleHook:
     def watch(self, control):
         """Poll until the worker stops; on `Terminated`, start the worker's drain."""
         while not control.stopping.is_set():
-            if self._terminating():
+            if self.poll():
                 logger.info("worker=%s lifecycle=terminating hook=%s: draining",
                             self.worker_id, self.hook)
                 control.drain()
@@ -167,7 +167,7 @@ class LifecycleHook:
     def finish(self):
         """After the worker has drained: complete the lifecycle action if the instance is
         terminating (seen by `watch`, or now); returns whether it was completed."""
-        if not (self.terminating or self._terminating()):
+        if not (self.terminating or self.poll()):
             return False
         try:
             instance_id = self.metadata.get(INSTANCE_ID_PATH)
@@ -196,7 +196,9 @@ class LifecycleHook:
                 return instance["AutoScalingGroupName"]
         raise MetadataUnavailable(f"instance {instance_id} is in no Auto Scaling group")
 
-    def _terminating(self):
+    def poll(self):
+        """Read the target lifecycle state once; whether the instance is (or was seen)
+        terminating. An unusable answer is "not terminating", logged once per reason."""
         try:
             state = self.metadata.get(TARGET_STATE_PATH)
             if not STATE.match(state):

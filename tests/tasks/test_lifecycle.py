@@ -15,6 +15,7 @@ from django.tasks import TaskResultStatus
 
 from storage_backends.tasks.lifecycle import InstanceMetadata, LifecycleHook
 from storage_backends.tasks.worker import Worker
+from storage_backends.tasks.worker.supervision import Control
 from tests.fixtures.lifecycle import closed_port_url
 from tests.tasks import jobs
 from tests.tasks.test_worker import DEADLINE, eventually, left_in
@@ -120,7 +121,7 @@ def test_an_unreachable_metadata_service_is_not_terminating_and_is_logged_once(
     hook = LifecycleHook("drain-worker", poll_seconds=0.01,
                          metadata=InstanceMetadata(closed_port_url()))
     for _ in range(3):
-        assert not hook._terminating()
+        assert not hook.poll()
     run_worker(lifecycle=hook)
     assert sorted(jobs.calls["unreachable"]) == [0, 1, 2]
     assert not hook.completed
@@ -154,7 +155,7 @@ def test_a_metadata_service_that_never_answers_is_given_up_on(tasks):
         host, port = silent.getsockname()
         hook = LifecycleHook("drain-worker", metadata=InstanceMetadata(
             f"http://{host}:{port}", timeout=0.2))
-        assert not hook._terminating()
+        assert not hook.poll()
 
 
 def test_a_garbled_instance_id_leaves_the_action_uncompleted(tasks, scaling_group, caplog):
@@ -191,6 +192,22 @@ def test_a_wrong_group_named_in_settings_completes_nothing(tasks, scaling_group,
 def test_sqs_worker_refuses_bad_lifecycle_options(tasks, arguments, message):
     with pytest.raises(CommandError, match=message):
         call_command("sqs_worker", "--batch", *arguments)
+
+
+def test_sqs_worker_refuses_a_metadata_endpoint_botocore_refuses(tasks, monkeypatch):
+    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "not a url")
+    with pytest.raises(CommandError, match="instance metadata endpoint"):
+        call_command("sqs_worker", "--batch", "--lifecycle-hook", "drain-worker")
+
+
+def test_a_sigterm_after_a_lifecycle_drain_is_still_a_first_stop():
+    """So running tasks still get their grace period when a supervisor signals too."""
+    control = Control()
+    control.drain()
+    control.stop()
+    assert control.stopping.is_set() and not control.stop_now.is_set()
+    control.stop()
+    assert control.stop_now.is_set()
 
 
 def test_lifecycle_hooks_are_off_by_default(settings):

@@ -1,13 +1,14 @@
 """Stopping and supervising a worker's threads.
 
 `Control` holds the worker's stop state: the first `stop()` asks it to finish what runs,
-the second to stop now. `Crew` starts the worker's own threads (receivers, flushers,
-heartbeat, marker) and watches them: each catches what a single delivery can throw, so a
-thread that ends with an exception is a fault of the worker itself. The first such death is
-logged with its traceback and recorded in `Crew.death`, and `Crew.died` wakes the worker's
-main loop, which hands back what it holds and stops; `manage.py sqs_worker` then exits
-non-zero so that its supervisor (systemd, the Auto Scaling group's health check) starts a
-new one. A process that lives on without a receiver, or whose heartbeat keeps messages
+the second to stop now (`drain()`, for a terminating instance, is the first without
+counting as one). `Crew` starts the worker's own threads (receivers, flushers, heartbeat,
+marker, the lifecycle hook's watch) and watches them: each catches what a single delivery
+can throw, so a thread that ends with an exception is a fault of the worker itself. The
+first such death is logged with its traceback and recorded in `Crew.death`, and
+`Crew.died` wakes the worker's main loop, which hands back what it holds and stops;
+`manage.py sqs_worker` then exits non-zero so that its supervisor (systemd, the Auto
+Scaling group's health check) starts a new one. A process that lives on without a receiver, or whose heartbeat keeps messages
 hidden for ever, is what this prevents.
 """
 
