@@ -8,8 +8,8 @@ can throw, so a thread that ends with an exception is a fault of the worker itse
 first such death is logged with its traceback and recorded in `Crew.death`, and
 `Crew.died` wakes the worker's main loop, which hands back what it holds and stops;
 `manage.py sqs_worker` then exits non-zero so that its supervisor (systemd, the Auto
-Scaling group's health check) starts a new one. A process that lives on without a receiver, or whose heartbeat keeps messages
-hidden for ever, is what this prevents.
+Scaling group's health check) starts a new one. A process that lives on without a
+receiver, or whose heartbeat keeps messages hidden for ever, is what this prevents.
 """
 
 import logging
