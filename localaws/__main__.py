@@ -1,4 +1,4 @@
-"""`python -m localaws`: S3, SQS and SimpleDB on loopback, in the foreground until stopped.
+"""`python -m localaws`: S3, SQS, Auto Scaling and SimpleDB on loopback, until stopped.
 
 With `--env-file PATH`, once the stack serves, PATH holds its endpoints and credentials as
 shell-sourceable `NAME=value` lines (written to a temporary file and renamed, so a reader

@@ -1,7 +1,9 @@
-"""The whole local AWS stack in one process: moto's server for S3 and SQS, and our SimpleDB.
+"""The whole local AWS stack in one process: moto's server for S3, SQS and Auto Scaling, and
+our SimpleDB.
 
 moto serves every service it knows on one port, telling them apart by each request's
-signature; S3 and SQS are the ones Stratus uses there. SimpleDB gets its own port because
+signature; S3, SQS and Auto Scaling (its lifecycle actions completed by
+`localaws.lifecycle_actions`) are the ones Stratus uses there. SimpleDB gets its own port because
 moto's SimpleDB lacks most of the API (see `localaws.simpledb`). moto checks no
 signatures; our SimpleDB checks them against the stack's key pair.
 """
@@ -52,6 +54,9 @@ class MotoServer:
     def __init__(self, sock):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+        from .lifecycle_actions import install
+
+        install()  # lifecycle hooks that hold and release instances, as AWS's do
         host, port = sock.getsockname()[:2]
         app = DomainDispatcherApplication(create_backend_app)
         # werkzeug serves a duplicate of the socket (fd=): it neither binds nor exits.
@@ -125,6 +130,7 @@ class LocalAWS:
         return {
             "AWS_ENDPOINT_URL_S3": self.moto_url,
             "AWS_ENDPOINT_URL_SQS": self.moto_url,
+            "AWS_ENDPOINT_URL_AUTOSCALING": self.moto_url,
             "AWS_ENDPOINT_URL_SIMPLEDB": self.simpledb.endpoint_url,
         }
 

@@ -123,6 +123,7 @@ AWS_ENDPOINT_URLS = {
     "s3": env.str("AWS_ENDPOINT_URL_S3", local_default=_LOCAL_MOTO),
     "sqs": env.str("AWS_ENDPOINT_URL_SQS", local_default=_LOCAL_MOTO),
     "sdb": env.str("AWS_ENDPOINT_URL_SIMPLEDB", local_default="http://127.0.0.1:4567"),
+    "autoscaling": env.str("AWS_ENDPOINT_URL_AUTOSCALING", local_default=_LOCAL_MOTO),
 }
 # Locally the stack accepts any key; in production the instance role's credentials apply.
 AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", local_default="local")
@@ -237,6 +238,14 @@ TASKS = {
         },
     },
 }
+
+# Worker side of an Auto Scaling terminate lifecycle hook (docs/tasks.md, "The worker"):
+# with a hook name, `sqs_worker` polls the instance metadata every POLL seconds and, once
+# its instance is terminating, drains as on SIGTERM and completes the lifecycle action.
+# The group defaults to the instance's own (autoscaling:DescribeAutoScalingInstances).
+STRATUS_WORKER_LIFECYCLE_HOOK = env.str("STRATUS_WORKER_LIFECYCLE_HOOK", default="")
+STRATUS_WORKER_AUTOSCALING_GROUP = env.str("STRATUS_WORKER_AUTOSCALING_GROUP", default="")
+STRATUS_WORKER_LIFECYCLE_POLL = env.float("STRATUS_WORKER_LIFECYCLE_POLL", 5.0, minimum=0.1)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "library:list"

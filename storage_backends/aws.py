@@ -1,8 +1,8 @@
 """The one place that makes boto3 clients.
 
 Every client comes from `client(service)`: endpoint from settings.AWS_ENDPOINT_URLS (botocore's
-per-service variables: AWS_ENDPOINT_URL_S3, _SQS, _SIMPLEDB), region, botocore's retry mode
-("standard" or "adaptive"), connect/read timeouts and a connection pool sized for the
+per-service variables: AWS_ENDPOINT_URL_S3, _SQS, _SIMPLEDB, _AUTOSCALING), region, botocore's
+retry mode ("standard" or "adaptive"), connect/read timeouts and a connection pool sized for the
 gunicorn threads. A client is made once per process, service and set of overrides, and
 shared by all threads (boto3 clients are thread-safe; sessions are not, so each is made
 under a lock from its own session); after a fork the child makes its own, since a connection pool must not be shared
@@ -48,7 +48,7 @@ def config(service=None, **overrides):
 
 
 def endpoint_url(service):
-    """The endpoint for a service ("s3", "sqs", "sdb"), or None for AWS's own."""
+    """The endpoint for a service ("s3", "sqs", "sdb", "autoscaling"), or None for AWS's own."""
     return settings.AWS_ENDPOINT_URLS.get(service) or None
 
 

@@ -104,7 +104,7 @@ class StackProcess:
     def ready(self):
         """Wait for the endpoints; returns {variable: URL}."""
         endpoints = {}
-        while len(endpoints) < 3:
+        while len(endpoints) < 4:
             line = self.line(lambda text: "=" in text)
             assert line is not None, self.finish()
             name, url = line.strip().split("=", 1)
@@ -158,10 +158,11 @@ def error_code(call):
     return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]
 
 
-def test_command_prints_the_three_endpoints(start_stack):
+def test_command_prints_the_four_endpoints(start_stack):
     endpoints = start_stack(*any_ports()).ready()
     assert set(endpoints) == {
-        "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SIMPLEDB"
+        "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SIMPLEDB",
+        "AWS_ENDPOINT_URL_AUTOSCALING",
     }
     client = sdb(endpoints["AWS_ENDPOINT_URL_SIMPLEDB"])
     assert client.list_domains()["ResponseMetadata"]["HTTPStatusCode"] == 200
@@ -283,7 +284,7 @@ def test_unusable_data_dir_is_one_line_and_exit_status_1(start_stack, tmp_path):
 def sourced(path):
     """The variables a POSIX shell gets by sourcing `path`."""
     names = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SIMPLEDB",
-             "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+             "AWS_ENDPOINT_URL_AUTOSCALING", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
     script = f'. "{path}"; ' + "; ".join(f'echo "${name}"' for name in names)
     result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True,
                             env={"PATH": os.environ["PATH"]})

@@ -125,3 +125,15 @@ class Unprintable(Exception):
 @task(max_attempts=1)
 def fails_unprintably():
     raise Unprintable()
+
+
+#: Set by a test to let `held` tasks end (tests clear it first and set it when done).
+release = threading.Event()
+
+
+@task
+def held(name, seconds):
+    """Records that it started, then waits up to `seconds` for `release`."""
+    record(name, "started")
+    release.wait(seconds)
+    return name

@@ -26,6 +26,7 @@ from storage_backends.provisioning import Provisioner
 from storage_backends.tasks import messages
 from storage_backends.tasks.messages import Payload
 from storage_backends.tasks.queues import REASON
+from tests.fixtures.lifecycle import closed_port_url
 from tests.tasks import jobs, process_jobs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -432,3 +433,42 @@ def test_make_runs_worker_is_started_again_after_a_thread_dies_and_stops_on_ctrl
     # Ctrl-C under honcho: SIGINT to the whole process group, the loop ends with the worker.
     os.killpg(supervised.pid, signal.SIGINT)
     assert supervised.wait() == 0, supervised.output()
+
+
+def test_sqs_worker_on_a_scaled_in_instance_drains_completes_its_lifecycle_action_and_exits_0(
+        stack, scaling_group):
+    """As in production: the hook named by a setting, the group asked of Auto Scaling, the
+    instance metadata at botocore's endpoint variable."""
+    tasks = stack(visibility=60, grace=20)
+    tasks.env.update({
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": scaling_group.metadata.base_url,
+        "STRATUS_WORKER_LIFECYCLE_HOOK": scaling_group.hook,
+        "STRATUS_WORKER_LIFECYCLE_POLL": "0.2",
+    })
+    running = process_jobs.nap.enqueue(2)
+    worker = tasks.worker()
+    worker.wait_for(rf"job=nap id={running.id} .* started")
+
+    scaling_group.scale_in()
+    worker.wait_for(r"lifecycle=terminating hook=drain-worker: draining")
+    assert worker.wait() == 0, worker.output()
+    worker.wait_for(rf"lifecycle=completed hook=drain-worker group={scaling_group.name} "
+                    rf"instance={scaling_group.instance_id} result=CONTINUE")
+    running.refresh()
+    assert (running.status, running.return_value) == (TaskResultStatus.SUCCESSFUL, 2)
+    assert scaling_group.lifecycle_state() is None
+
+
+def test_sqs_worker_with_a_lifecycle_hook_and_no_metadata_service_keeps_working(stack):
+    tasks = stack()
+    tasks.env.update({
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": closed_port_url(),
+        "STRATUS_WORKER_LIFECYCLE_HOOK": "drain-worker",
+        "STRATUS_WORKER_LIFECYCLE_POLL": "0.2",
+    })
+    results = [jobs.add.enqueue(n, 1) for n in range(3)]
+    worker = tasks.worker("--batch")
+    assert worker.wait() == 0, worker.output()
+    assert worker.output().count("lifecycle=unknown") == 1, worker.output()
+    for result in results:
+        wait_for_status(result, TaskResultStatus.SUCCESSFUL)

@@ -4,6 +4,10 @@ SIGTERM or SIGINT: stop receiving at once, let running tasks finish within the g
 period, hand the rest back to SQS, exit 0. A second signal hands everything back and exits
 at once. If a thread of the worker dies, it hands everything back and exits 1 at once, so
 that a supervisor starts a new one.
+
+With a lifecycle hook (`--lifecycle-hook` or STRATUS_WORKER_LIFECYCLE_HOOK), the worker also
+drains when Auto Scaling terminates its instance, then completes the lifecycle action and
+exits 0 (storage_backends.tasks.lifecycle).
 """
 
 import argparse
@@ -12,11 +16,13 @@ import os
 import signal
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from storage_backends.tasks.commands import sqs_backend
+from storage_backends.tasks.lifecycle import LifecycleHook
 from storage_backends.tasks.options import MAX_WAIT_SECONDS
-from storage_backends.tasks.worker import Worker
+from storage_backends.tasks.worker import Worker, default_worker_id
 
 
 def positive(text):
@@ -63,14 +69,23 @@ class Command(BaseCommand):
         parser.add_argument("--backend", default="default", help="the TASKS alias")
         parser.add_argument("--wait-seconds", type=wait_seconds,
                             help="long-poll wait, 0-20 (default: the backend's WAIT_SECONDS)")
+        parser.add_argument("--lifecycle-hook", metavar="NAME",
+                            help="drain when Auto Scaling terminates this instance, then "
+                                 "complete this terminate lifecycle hook's action (default: "
+                                 "STRATUS_WORKER_LIFECYCLE_HOOK; none: off)")
+        parser.add_argument("--autoscaling-group", metavar="NAME",
+                            help="the hook's Auto Scaling group (default: "
+                                 "STRATUS_WORKER_AUTOSCALING_GROUP, else the instance's own)")
 
     def handle(self, *args, **options):
         backend = sqs_backend(options["backend"])
+        worker_id = options["worker_id"] or default_worker_id()
         try:
             worker = Worker(
                 backend, queue_names=options["queues"], concurrency=options["concurrency"],
                 batch=options["batch"], max_tasks=options["max_tasks"],
-                worker_id=options["worker_id"], wait_seconds=options["wait_seconds"],
+                worker_id=worker_id, wait_seconds=options["wait_seconds"],
+                lifecycle=lifecycle_hook(options, worker_id),
             )
         except ValueError as error:
             raise CommandError(str(error)) from error
@@ -93,6 +108,19 @@ class Command(BaseCommand):
         if worker.abandoned_tasks:
             # Their messages are already handed back; exiting normally would wait for them.
             _exit_now(0)
+
+
+def lifecycle_hook(options, worker_id):
+    """The worker's LifecycleHook from the options or settings, or None (off)."""
+    hook = options["lifecycle_hook"] or settings.STRATUS_WORKER_LIFECYCLE_HOOK
+    group = options["autoscaling_group"] or settings.STRATUS_WORKER_AUTOSCALING_GROUP
+    if not hook:
+        if group:
+            raise ValueError("an Auto Scaling group was given without a lifecycle hook")
+        return None
+    return LifecycleHook(hook, group=group or None,
+                         poll_seconds=settings.STRATUS_WORKER_LIFECYCLE_POLL,
+                         worker_id=worker_id)
 
 
 def _exit_now(code):

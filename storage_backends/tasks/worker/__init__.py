@@ -11,14 +11,19 @@ per concern:
 - `heartbeat`: the heartbeat keeps the messages of running tasks hidden (and their lease
   live); the marker marks long tasks RUNNING;
 - `deliveries`: the ledger of received messages and free task threads;
+- `storage_backends.tasks.lifecycle` (with `lifecycle=`): a thread reads the instance
+  metadata and drains the worker once Auto Scaling is terminating its instance; after the
+  drain the worker completes the lifecycle action;
 - `supervision`: stopping, and watching the threads: if a receiver, flusher, heartbeat or
   marker thread dies, the worker hands back what it holds and stops with `failure` set
   (`sqs_worker` then exits non-zero, so that a supervisor starts a new one).
 
 Stopping: the first `stop()` (SIGTERM/SIGINT in the command) stops receiving at once, lets
 running tasks finish for up to `shutdown_grace` seconds, then hands the rest back
-(visibility 0). A second `stop()` hands everything back at once. `batch=True` stops once
-the queues hold no visible or in-flight messages; `max_tasks` after that many tasks.
+(visibility 0). A second `stop()` hands everything back at once. A terminating instance
+(lifecycle hook) drains the same way, then completes its lifecycle action. `batch=True`
+stops once the queues hold no visible or in-flight messages; `max_tasks` after that many
+tasks.
 """
 
 import logging
@@ -53,7 +58,8 @@ class Worker:
     """Runs the tasks of one SQSBackend's queues (see the module docstring)."""
 
     def __init__(self, backend, queue_names=None, concurrency=10, batch=False,
-                 max_tasks=None, worker_id=None, wait_seconds=None, shutdown_grace=None):
+                 max_tasks=None, worker_id=None, wait_seconds=None, shutdown_grace=None,
+                 lifecycle=None):
         self.backend = backend
         self.config = backend.config
         names = tuple(queue_names or backend.queue_names)
@@ -70,6 +76,8 @@ class Worker:
         self.shutdown_grace = (self.config.shutdown_grace if shutdown_grace is None
                                else shutdown_grace)
         self.visibility = self.config.visibility_timeout
+        #: A `storage_backends.tasks.lifecycle.LifecycleHook`, or None.
+        self.lifecycle = lifecycle
         #: Why the worker stopped on its own (a thread of it died), or None.
         self.failure = None
         self.control = Control()
@@ -109,12 +117,17 @@ class Worker:
                                           self.worker_id).loop)
         crew.start("marker", Marker(self.backend, self.ledger, control, self._mark_lock,
                                     self.worker_id).loop)
+        if self.lifecycle is not None:
+            crew.start("lifecycle", lambda: self.lifecycle.watch(control))
         self._wait(crew)
         control.stopping.set()
         self.ledger.wake()
         handed_back = self.settler.hand_back_all()
         control.stop_now.set()  # flushers and heartbeat end
         runner.shutdown()
+        if self.lifecycle is not None:
+            # Everything is finished or handed back: the instance may go.
+            self.lifecycle.finish()
         if crew.death:
             self.failure = crew.death
             logger.error("worker=%s failed processed=%d handed_back=%d failure=%r",

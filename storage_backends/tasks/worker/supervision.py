@@ -1,14 +1,15 @@
 """Stopping and supervising a worker's threads.
 
 `Control` holds the worker's stop state: the first `stop()` asks it to finish what runs,
-the second to stop now. `Crew` starts the worker's own threads (receivers, flushers,
-heartbeat, marker) and watches them: each catches what a single delivery can throw, so a
-thread that ends with an exception is a fault of the worker itself. The first such death is
-logged with its traceback and recorded in `Crew.death`, and `Crew.died` wakes the worker's
-main loop, which hands back what it holds and stops; `manage.py sqs_worker` then exits
-non-zero so that its supervisor (systemd, the Auto Scaling group's health check) starts a
-new one. A process that lives on without a receiver, or whose heartbeat keeps messages
-hidden for ever, is what this prevents.
+the second to stop now (`drain()`, for a terminating instance, is the first without
+counting as one). `Crew` starts the worker's own threads (receivers, flushers, heartbeat,
+marker, the lifecycle hook's watch) and watches them: each catches what a single delivery
+can throw, so a thread that ends with an exception is a fault of the worker itself. The
+first such death is logged with its traceback and recorded in `Crew.death`, and
+`Crew.died` wakes the worker's main loop, which hands back what it holds and stops;
+`manage.py sqs_worker` then exits non-zero so that its supervisor (systemd, the Auto
+Scaling group's health check) starts a new one. A process that lives on without a
+receiver, or whose heartbeat keeps messages hidden for ever, is what this prevents.
 """
 
 import logging
@@ -34,6 +35,12 @@ class Control:
         self.stopping.set()
         if self._requests > 1:
             self.stop_now.set()
+
+    def drain(self):
+        """Finish what runs, as a first `stop()` does, without counting as one: the
+        instance is terminating (lifecycle hook), and a SIGTERM that follows is still a
+        first stop request, not "stop now"."""
+        self.stopping.set()
 
 
 class Crew:
