@@ -127,6 +127,8 @@ class Instance:
     """
 
     id: str
+    #: When it entered service (for a web node: registered with the balancer); warm-up and
+    #: the health check grace period count from here.
     launched_at: float
     #: False once the process has exited (EC2: the instance is no longer running).
     running: bool = True
