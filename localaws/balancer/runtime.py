@@ -42,7 +42,7 @@ class ServerStats:
     current_sessions: int
     #: Requests sent to this server since its slot was created (cumulative: take differences).
     total_sessions: int
-    #: Connections HAProxy is opening to it now; with keep-alive, may stay at zero.
+    #: Requests waiting for it in HAProxy's queue (only when a maxconn is reached).
     queued: int
     #: The last health check's result (L7OK, L7STS, L4CON …), empty without one.
     check_status: str
