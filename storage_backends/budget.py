@@ -49,13 +49,8 @@ def aws_budget(seconds):
 
     An inner budget never extends an outer one.
     """
-    deadline = time.monotonic() + seconds
-    outer = _deadline.get()
-    token = _deadline.set(deadline if outer is None else min(outer, deadline))
-    try:
+    with _deadline_within(time.monotonic() + seconds, min):
         yield
-    finally:
-        _deadline.reset(token)
 
 
 #: The slowest S3 transfer rate a node is assumed to reach (bytes per second). A transfer
@@ -74,9 +69,15 @@ def aws_budget_for_transfer(nbytes):
     incomplete multipart upload.
     """
     seconds = settings.STRATUS_AWS_REQUEST_BUDGET + nbytes / TRANSFER_BYTES_PER_SECOND
-    deadline = time.monotonic() + seconds
+    with _deadline_within(time.monotonic() + seconds, max):
+        yield
+
+
+@contextmanager
+def _deadline_within(deadline, combine):
+    """`deadline` for the block, or `combine(outer, deadline)` inside an outer budget."""
     outer = _deadline.get()
-    token = _deadline.set(deadline if outer is None else max(outer, deadline))
+    token = _deadline.set(deadline if outer is None else combine(outer, deadline))
     try:
         yield
     finally:
