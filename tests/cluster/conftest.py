@@ -16,6 +16,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 START_TIMEOUT = 60
 
 
+def logged_in_session(url, username, password, timeout):
+    """A requests session logged in at `url` through the site's log-in form."""
+    session = requests.Session()
+    session.get(url + "/accounts/login/", timeout=timeout)
+    response = session.post(url + "/accounts/login/", data={
+        "username": username, "password": password,
+        "csrfmiddlewaretoken": session.cookies["csrftoken"]}, allow_redirects=False,
+        timeout=timeout)
+    assert response.status_code == 302, response.text[:300]
+    return session
+
+
 def wait_until_answering(url, process, timeout=START_TIMEOUT):
     """Poll `url` until it answers (any status), or fail if the process died."""
     deadline = time.monotonic() + timeout

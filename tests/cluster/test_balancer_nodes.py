@@ -7,13 +7,12 @@ import tempfile
 import time
 
 import pytest
-import requests
 
 from localaws import free_port
 from localaws.balancer import Balancer, BalancerConfig, BalancerError, HealthCheck
 from localaws.balancer.process import haproxy_binary
 
-from .conftest import Cluster
+from .conftest import Cluster, logged_in_session
 
 pytestmark = pytest.mark.slow
 
@@ -80,20 +79,9 @@ def kill_node(process):
     process.wait(timeout=DEADLINE)
 
 
-def log_in(url):
-    session = requests.Session()
-    session.get(url + "/accounts/login/", timeout=DEADLINE)
-    response = session.post(url + "/accounts/login/", data={
-        "username": "rover", "password": PASSWORD,
-        "csrfmiddlewaretoken": session.cookies["csrftoken"]}, allow_redirects=False,
-        timeout=DEADLINE)
-    assert response.status_code == 302, response.text[:300]
-    return session
-
-
 def test_a_logged_in_user_sees_no_failure_when_a_node_is_killed(fleet):
     url = fleet.balancer.url
-    session = log_in(url)
+    session = logged_in_session(url, "rover", PASSWORD, DEADLINE)
     assert session.get(url + "/library/", timeout=DEADLINE, allow_redirects=False).status_code == 200
     process_index, slot = fleet.nodes[1]
     kill_node(fleet.processes[process_index])

@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.utils.csp import build_policy
 
 from apps.ops import bodies
-from .conftest import ROOT, Cluster
+from .conftest import ROOT, Cluster, logged_in_session
 
 pytestmark = pytest.mark.slow
 
@@ -35,17 +35,6 @@ def node(tmp_path_factory):
         yield cluster
     finally:
         cluster.stop()
-
-
-def logged_in_session(url):
-    session = requests.Session()
-    session.get(url + "/accounts/login/", timeout=DEADLINE)
-    response = session.post(url + "/accounts/login/", data={
-        "username": "walker", "password": PASSWORD,
-        "csrfmiddlewaretoken": session.cookies["csrftoken"]}, allow_redirects=False,
-        timeout=DEADLINE)
-    assert response.status_code == 302, response.text[:300]
-    return session
 
 
 def connect(url):
@@ -113,7 +102,7 @@ class SlowClients:
 
 @pytest.mark.parametrize("part", ["body", "headers"])
 def test_50_clients_sending_at_1_byte_a_second_do_not_starve_the_node(node, part):
-    session = logged_in_session(node.url)
+    session = logged_in_session(node.url, "walker", PASSWORD, DEADLINE)
     clients = SlowClients(node.url, 50, part)
     try:
         assert clients.dripped.wait(DEADLINE)
@@ -145,7 +134,7 @@ def test_nginx_refuses_a_login_post_over_the_limit_whatever_its_csrf_cookie(node
 
 def test_nginx_refuses_a_logged_in_upload_over_its_limit_before_any_of_it_is_sent(node,
                                                                                   settings):
-    session = logged_in_session(node.url)
+    session = logged_in_session(node.url, "walker", PASSWORD, DEADLINE)
     cookies = "; ".join(f"{name}={value}" for name, value in session.cookies.items())
     with connect(node.url) as sock:
         send_head(sock, "POST", "/library/upload/", [
@@ -179,7 +168,7 @@ def test_nginx_stops_a_chunked_body_once_it_passes_the_limit(node, settings):
 
 
 def test_the_upload_form_takes_a_body_over_the_limit_of_other_urls(node, settings):
-    session = logged_in_session(node.url)
+    session = logged_in_session(node.url, "walker", PASSWORD, DEADLINE)
     size = settings.STRATUS_BODY_MAX_BYTES + MB
     response = session.post(node.url + "/library/upload/", data={
         "csrfmiddlewaretoken": session.cookies["csrftoken"], "title": ""},
