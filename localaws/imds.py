@@ -20,6 +20,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .ports import listen, url_host
+from .serving import ServedOnThread
 
 TOKEN_PATH = "/latest/api/token"
 TOKEN_TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
@@ -72,7 +73,7 @@ class MetadataServer:
         self._server.socket = sock
         self._server.daemon_threads = True
         self.url = f"http://{url_host(sock)}:{sock.getsockname()[1]}"
-        self._thread = None
+        self._serving = ServedOnThread(self._server, f"imds:{self.url}")
 
     def add_instance(self, instance_id):
         """Serve metadata for `instance_id`; returns its `Instance`."""
@@ -81,17 +82,11 @@ class MetadataServer:
         return instance
 
     def start(self):
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name=f"imds:{self.url}", daemon=True)
-        self._thread.start()
+        self._serving.start()
         return self
 
     def stop(self):
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
+        self._serving.stop()
 
     def __enter__(self):
         return self.start()

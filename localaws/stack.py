@@ -8,13 +8,13 @@ moto's SimpleDB lacks most of the API (see `localaws.simpledb`). moto checks no
 signatures; our SimpleDB checks them against the stack's key pair.
 """
 
-import threading
 from types import MappingProxyType
 
 from werkzeug.serving import make_server
 
 from .logs import level_for, request_logger
 from .ports import listen, url_host
+from .serving import ServedOnThread
 from .simpledb import SimpleDBServer
 
 #: Documented loopback ports of `python -m localaws`, used when free (0: any free port).
@@ -64,19 +64,13 @@ class MotoServer:
                                    request_handler=_moto_handler(), fd=sock.fileno())
         sock.close()
         self.url = f"http://{url_host(self._server.socket)}:{port}"
-        self._thread = None
+        self._serving = ServedOnThread(self._server, f"moto:{self.url}")
 
     def start(self):
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name=f"moto:{self.url}", daemon=True)
-        self._thread.start()
+        self._serving.start()
 
     def stop(self):
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
+        self._serving.stop()
 
 
 class LocalAWS:
