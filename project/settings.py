@@ -40,6 +40,10 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", required_in_production=True) or (
 SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS")
 DEBUG = env.bool("DJANGO_DEBUG", default=not PRODUCTION)
 PORT = env.int("PORT", 8000, minimum=1)
+# While this file exists the node is draining (about to be stopped by scale-in): /readyz
+# answers 503 at once, so the balancer stops sending it requests before it is signalled.
+# serve_node sets it to its run directory's `draining`; empty turns the feature off.
+STRATUS_DRAIN_FILE = env.str("STRATUS_DRAIN_FILE", default="")
 SITE_URL = env.str("STRATUS_SITE_URL", local_default=f"http://127.0.0.1:{PORT}",
                    required_in_production=True).rstrip("/")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", local_default=("127.0.0.1", "localhost"),

@@ -11,6 +11,10 @@ configuration is rendered from etc/nginx/node.conf.template into the node's run 
 (by default var/node-PORT/), which also holds the socket, nginx's pid and temporary files
 and the error pages nginx shows: nothing needs root, and two checkouts, or two nodes of
 one checkout on different ports, never share a file.
+
+Scale-in drains a node before signalling it: whoever stops the node creates `draining` in
+its run directory (gunicorn's `STRATUS_DRAIN_FILE`), so /readyz answers 503 and the
+balancer stops sending it requests, then waits for those in flight, then sends SIGTERM.
 """
 
 import ctypes
@@ -84,6 +88,7 @@ class Node:
         self.host = host or ("0.0.0.0" if settings.PRODUCTION else "127.0.0.1")
         self.run_dir = Path(run_dir or Path(settings.VAR_DIR) / f"node-{port}").absolute()
         self.socket = self.run_dir / "gunicorn.sock"
+        self.drain_file = self.run_dir / "draining"
         self.workers = workers
         self.gunicorn = self.nginx = None
         self.stopping = threading.Event()
@@ -103,17 +108,23 @@ class Node:
             raise NodeError(f"the run directory {self.run_dir} is too deep for a unix socket; "
                             "give a shorter one")
         check_port_free(self.host, self.port)
+        self.make_run_dir()
+        self.config_path = self.run_dir / "nginx.conf"
+        self.config_path.write_text(self.render_config())
+        context = bodies.error_page_context()
+        for page in ("413.html", "503.html"):
+            (self.run_dir / "pages" / page).write_text(render_to_string(page, context))
+
+    def make_run_dir(self):
+        """Create the run directory, or clear what a previous node left in it."""
         (self.run_dir / "tmp").mkdir(parents=True, exist_ok=True)
         (self.run_dir / "pages").mkdir(exist_ok=True)
         # Only the node's user reaches the socket: whatever connects to it is trusted to say
         # who the client is (apps.ops.forwarded).
         self.run_dir.chmod(0o700)
         self.socket.unlink(missing_ok=True)
-        self.config_path = self.run_dir / "nginx.conf"
-        self.config_path.write_text(self.render_config())
-        context = bodies.error_page_context()
-        for page in ("413.html", "503.html"):
-            (self.run_dir / "pages" / page).write_text(render_to_string(page, context))
+        # A node drained and stopped in this directory before must not start out of service.
+        self.drain_file.unlink(missing_ok=True)
 
     def render_config(self):
         """nginx.conf for this node, from etc/nginx/node.conf.template."""
@@ -142,14 +153,11 @@ class Node:
     # -- processes ------------------------------------------------------------------------------
     def start(self):
         """Start gunicorn, wait for its socket, then nginx; return once both are up."""
-        env = {**os.environ, "GUNICORN_BIND": f"unix:{self.socket}"}
-        if self.workers is not None:
-            env["WEB_CONCURRENCY"] = str(self.workers)
         # Each in its own session, so that a Ctrl-C or a supervisor's signal to this
         # process's group reaches only this process, which stops them in order.
         self.gunicorn = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-            cwd=settings.BASE_DIR, env=env, start_new_session=True,
+            cwd=settings.BASE_DIR, env=self.gunicorn_env(), start_new_session=True,
             preexec_fn=_die_with_parent)
         self._wait_for_socket()
         if self.stopping.is_set():
@@ -160,6 +168,16 @@ class Node:
             start_new_session=True, preexec_fn=_die_with_parent)
         self._wait_for_port()
         return self
+
+    def gunicorn_env(self):
+        """gunicorn's environment: this process's, with the node's socket and drain file."""
+        env = {**os.environ, "GUNICORN_BIND": f"unix:{self.socket}"}
+        # One that is set already wins: production may keep it where its termination step
+        # writes, outside the run directory.
+        env.setdefault("STRATUS_DRAIN_FILE", str(self.drain_file))
+        if self.workers is not None:
+            env["WEB_CONCURRENCY"] = str(self.workers)
+        return env
 
     def _wait_for_socket(self):
         def connect():

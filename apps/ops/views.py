@@ -1,8 +1,10 @@
 """Liveness and readiness for the load balancer and Auto Scaling, the favicon, the 500 page."""
 
+import os
 import sys
 from functools import cache
 
+from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -27,7 +29,14 @@ def healthz(request):
 @never_cache
 @require_safe
 def readyz(request):
-    """Ready: database, S3, SQS and SimpleDB all answer; 503 naming what failed otherwise."""
+    """Ready: database, S3, SQS and SimpleDB all answer; 503 naming what failed otherwise.
+
+    A draining node (its `STRATUS_DRAIN_FILE` exists) is 503 at once, checking nothing: the
+    balancer takes it out of service while it finishes the requests it has, and probing a
+    node on its way out costs the services nothing.
+    """
+    if settings.STRATUS_DRAIN_FILE and os.path.exists(settings.STRATUS_DRAIN_FILE):
+        return JsonResponse({"status": "draining"}, status=503)
     results = run_checks()
     failed = sorted(name for name, result in results.items() if result != "ok")
     body = {"status": "ok" if not failed else "unavailable", "checks": results}

@@ -74,6 +74,34 @@ def test_readyz_with_a_missing_bucket_is_503_naming_s3(client, settings):
     assert response.json()["failed"] == ["s3"]
 
 
+@pytest.fixture
+def draining(settings, tmp_path, monkeypatch):
+    """This node's drain file exists; a dependency check would fail the test if it ran."""
+    settings.STRATUS_DRAIN_FILE = str(tmp_path / "draining")
+    (tmp_path / "draining").touch()
+
+    def no_checks():
+        pytest.fail("a draining node ran its dependency checks")
+    monkeypatch.setattr("apps.ops.views.run_checks", no_checks)
+
+
+def test_readyz_on_a_draining_node_is_503_draining_without_checks(client, draining):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "draining"}
+
+
+def test_healthz_on_a_draining_node_is_still_ok(client, draining):
+    assert client.get("/healthz").status_code == 200
+
+
+def test_readyz_is_ready_again_once_the_drain_file_is_gone(client, settings, tmp_path):
+    settings.STRATUS_DRAIN_FILE = str(tmp_path / "draining")
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
 @pytest.mark.urls("tests.site.urls")
 def test_aws_unreachable_during_a_request_is_the_503_page(client):
     response = client.get("/test/aws-down")
