@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -220,3 +221,16 @@ def test_the_413_page_nginx_shows_carries_the_sites_content_security_policy(node
     response = requests.post(node.url + "/healthz", data=b"x" * (3 * MB), timeout=DEADLINE)
     assert response.status_code == 413
     assert response.headers["Content-Security-Policy"] == build_policy(settings.SECURE_CSP)
+
+
+def test_a_node_whose_run_dir_holds_draining_is_not_ready_but_alive(node):
+    # The node's own run directory: the first the module's cluster started.
+    drain_file = Path(node.run_dirs[0]) / "draining"
+    drain_file.touch()
+    try:
+        ready = requests.get(node.url + "/readyz", timeout=DEADLINE)
+        assert (ready.status_code, ready.json()) == (503, {"status": "draining"})
+        assert requests.get(node.url + "/healthz", timeout=DEADLINE).status_code == 200
+    finally:
+        drain_file.unlink()
+    assert requests.get(node.url + "/readyz", timeout=DEADLINE).status_code == 200
