@@ -49,6 +49,9 @@ class ServerStats:
     #: Times a request was retried or redispatched away from it.
     retries: int
     redispatches: int
+    #: Requests that failed on it: connection errors, response errors and 5xx answers
+    #: (cumulative, like `total_sessions`).
+    errors: int = 0
 
     @property
     def free(self):
@@ -117,6 +120,7 @@ class RuntimeAPI:
                 current_sessions=_int(row, "scur"), total_sessions=_int(row, "stot"),
                 queued=_int(row, "qcur"), check_status=row.get("check_status") or "",
                 retries=_int(row, "wretr"), redispatches=_int(row, "wredis"),
+                errors=_int(row, "econ") + _int(row, "eresp") + _int(row, "hrsp_5xx"),
             ))
         return servers
 
