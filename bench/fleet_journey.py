@@ -14,6 +14,7 @@ other failure ends the step, and a failed log-in is tried again on the next jour
 """
 
 import hashlib
+import logging
 import math
 import random
 import re
@@ -23,6 +24,8 @@ from collections import Counter, namedtuple
 from urllib.parse import urljoin, urlsplit
 
 import requests
+
+logger = logging.getLogger(__name__)
 
 PASSWORD = "chaos-journey-pass-7913"
 #: Seconds any one request may take before it counts as failed ("timeout").
@@ -69,8 +72,11 @@ class Tally:
         # A retried upload whose first attempt failed to answer but stored the file: the
         # user now has it twice. Not a duplicate the site made (it saw two POSTs).
         self.retry_duplicates = 0
+        self.logins_refused = 0  # the log-in form said no: the account or password is gone
+        self.client_errors = 0  # exceptions in the users' own code: should stay 0
         self.verify_errors = 0
         self.files_verified = 0
+        self.files_deleted = 0
         self.kept = {}  # public_id: KeptFile
         self._lost = set()  # public_ids counted lost or corrupted, so never twice
 
@@ -128,7 +134,10 @@ class Tally:
                 "duplicate_effects": self.duplicate_effects,
                 "retry_duplicates": self.retry_duplicates,
                 "files_kept": len(self.kept),
+                "files_deleted": self.files_deleted,
                 "files_verified": self.files_verified,
+                "logins_refused": self.logins_refused,
+                "client_errors": self.client_errors,
                 "verify_errors": self.verify_errors,
                 "p50_ms": _percentile(latencies, 50) * 1000,
                 "p99_ms": _percentile(latencies, 99) * 1000,
@@ -162,10 +171,11 @@ class Client:
     `tally=None` (verify()) counts nothing: the run's figures are the journeys' alone.
     """
 
-    def __init__(self, base_url, tally, timeout):
+    def __init__(self, base_url, tally, timeout, rng=None):
         self.base_url = base_url.rstrip("/")
         self.tally = tally
         self.timeout = timeout
+        self.rng = rng or random.Random()
         self.session = requests.Session()
 
     def send(self, method, url, expected=(200, 302), data=None, files=None, missing_ok=False,
@@ -206,11 +216,16 @@ class Client:
             self.tally.request(urlsplit(url).path, start, time.monotonic(), cause)
 
     def log_in(self, username, password):
-        """Log in through the form; StepFailed if the site refused or failed."""
-        self.send("GET", LOGIN_PATH, expected=(200,))
+        """Log in through the form; StepFailed if the site refused or failed.
+
+        A session still there (an earlier log-out failed) makes the form redirect: fine.
+        """
+        self.send("GET", LOGIN_PATH, expected=(200, 302))
         response = self.send("POST", LOGIN_PATH, expected=(200, 302),
                              data={"username": username, "password": password})
         if response.status_code != 302:  # the form again: wrong password, or no such user
+            if self.tally is not None:
+                self.tally.add("logins_refused")
             raise StepFailed("log-in refused")
 
     def listing_page(self, page):
@@ -243,7 +258,7 @@ class VirtualUser:
         self.rng = rng
         self.tally = tally
         self.size_range = size_range
-        self.client = Client(base_url, tally, timeout)
+        self.client = Client(base_url, tally, timeout, rng=rng)
         self.signed_up = False
 
     def run_journey(self):
@@ -269,7 +284,10 @@ class VirtualUser:
         if self.signed_up:
             self.client.log_in(self.username, self.password)
             return
-        self.client.send("GET", "/accounts/signup/", expected=(200,))
+        if self.client.send("GET", "/accounts/signup/", expected=(200, 302)).is_redirect:
+            # Signed in already: an earlier sign-up worked, though its answer was lost.
+            self.signed_up = True
+            return
         response = self.client.send("POST", "/accounts/signup/", expected=(200, 302), data={
             "username": self.username, "password1": self.password,
             "password2": self.password})
@@ -346,6 +364,7 @@ class VirtualUser:
             # Tried once more, as a user would; a 404 says the first attempt deleted it.
             self.client.send("POST", f"/library/{public_id}/delete/", expected=(302, 404),
                              data={})  # expected here: not a failure
+        self.tally.add("files_deleted")
 
 
 def username_for(index):
@@ -362,7 +381,11 @@ def run_users(base_url, count, stop, tally, seed, first_index=0, size_range=SIZE
     """
     def loop(user):
         while not stop.is_set():
-            user.run_journey()
+            try:
+                user.run_journey()
+            except Exception:  # a bug of ours must not silently end a user's thread
+                logger.exception("virtual user %s failed", user.username)
+                tally.add("client_errors")
 
     threads = []
     for index in range(first_index, first_index + count):
@@ -391,7 +414,7 @@ def verify(base_url, tally, facts_deadline, timeout=REQUEST_TIMEOUT):
         by_user.setdefault(kept.username, []).append(kept)
     pending = []
     for username, files in by_user.items():
-        client = Client(base_url, None, timeout)
+        client = Client(base_url, None, timeout, rng=random.Random(username))
         try:
             listed = Counter(public_id for public_id, _ in _whole_listing(client, username))
         except StepFailed:
@@ -431,6 +454,10 @@ def _as_user(client, username, action):
         except SessionLost:
             try:
                 client.log_in(username, PASSWORD)
+                # A balancer that rotates strictly would send the log-in and the check to
+                # different nodes every time; a few requests more or less break the rhythm.
+                for _ in range(client.rng.randint(0, 3)):
+                    client.send("GET", "/healthz", expected=(200,))
             except (StepFailed, SessionLost):
                 pass
         except StepFailed:
