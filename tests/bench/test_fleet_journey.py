@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from bench.fleet_journey import PASSWORD, Tally, VirtualUser, username_for, verify
-from tests.cluster.conftest import Cluster
+from tests.cluster.conftest import cluster  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -21,13 +21,6 @@ SEED = 1
 LOSSES = ("failed_requests", "sessions_lost", "uploads_lost", "uploads_corrupted",
           "tasks_lost", "duplicate_effects", "retry_duplicates", "logins_refused",
           "client_errors", "verify_errors")
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    cluster = Cluster(tmp_path)
-    yield cluster
-    cluster.stop()
 
 
 def two_journeys(url):
