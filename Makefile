@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv bench bench-sessions bench-tasks clean
+.PHONY: run test venv fleet chaos bench bench-sessions bench-tasks clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,32 @@ run: $(STAMP)
 	rm -rf var/db.sqlite3 var/localaws var/localaws.env var/localaws.env.clients
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PORT=$(PORT) STRATUS_SITE_URL=$${STRATUS_SITE_URL:-http://127.0.0.1:$(PORT)} \
 		$(VENV)/bin/honcho start -f Procfile -p $(PORT)
+
+# Group bounds of `make fleet`, and its database: PostgreSQL on loopback, emptied at each
+# start (the local S3 and SQS live in memory). See README, "The fleet".
+WEB_MIN ?= 2
+WEB_MAX ?= 4
+WORKER_MIN ?= 1
+WORKER_MAX ?= 3
+FLEET_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stratus_fleet_$(PORT)
+
+# The site as an auto-scaled fleet behind HAProxy on PORT, in the foreground until Ctrl-C.
+fleet: $(STAMP)
+	@bin/install-system-packages nginx haproxy
+	@$(PY) bin/check-port $(PORT) "make fleet"
+	@$(PY) bin/reset-database "$(FLEET_DATABASE_URL)"
+	rm -rf var/fleet-$(PORT)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DATABASE_URL="$(FLEET_DATABASE_URL)" \
+		$(PY) -m localaws.fleet --port $(PORT) --web-min $(WEB_MIN) --web-max $(WEB_MAX) \
+		--worker-min $(WORKER_MIN) --worker-max $(WORKER_MAX)
+
+# The chaos run: Stratus's fleet and a default-Django baseline under the same abuse, on
+# free loopback ports, CHAOS_SECONDS each (see README, "The fleet").
+CHAOS_SECONDS ?= 300
+CHAOS_USERS ?= 40
+chaos: $(STAMP)
+	@bin/install-system-packages nginx haproxy
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/fleet.py --seconds $(CHAOS_SECONDS) --users $(CHAOS_USERS)
 
 bench: $(STAMP)
 	$(PY) bench/simpledb_emulator.py

@@ -1,13 +1,11 @@
 """The baseline's node-local files: the storage that keeps uploads on the node's own disk,
 the URL the node serves them from, and a readiness check that matches what it depends on.
 
-`File.download_url()` asks its storage for a presigned URL with S3's options, and the
-facts task reads an S3 object's body (apps/library/tasks.py `read_facts`); NodeDiskStorage
-takes the same calls for a file on disk, so the site runs unchanged on it.
+`File.download_url()` asks its storage for a presigned URL with S3's options; NodeDiskStorage
+takes the same call for a file on disk, so the site runs unchanged on it.
 """
 
 from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 from django.http import JsonResponse
 from django.urls import path
@@ -19,29 +17,12 @@ from apps.ops.checks import check_database
 from project.urls import handler500, urlpatterns as site_urlpatterns  # noqa: F401
 
 
-class _NodeDiskFile(File):
-    """A file on disk that reads as read_facts reads an S3 file (`obj.get()["Body"]`)."""
-
-    @property
-    def obj(self):
-        return self
-
-    def get(self):
-        return {"Body": self}
-
-    def iter_chunks(self, chunk_size):
-        return self.chunks(chunk_size)
-
-
 class NodeDiskStorage(FileSystemStorage):
     """Uploads under MEDIA_ROOT on this node's disk, as a default project keeps them."""
 
     def url(self, name, parameters=None, expire=None):
         # S3's response headers and expiry have no meaning for a plain file URL.
         return super().url(name)
-
-    def _open(self, name, mode="rb"):
-        return _NodeDiskFile(open(self.path(name), mode))
 
 
 @never_cache

@@ -56,6 +56,8 @@ class FleetConfig:
     #: For the setup commands and every instance, on top of this process's environment and
     #: the stack's endpoints (DATABASE_URL, say).
     environment: dict = field(default_factory=dict)
+    #: For web nodes only, with `{run_dir}`, `{port}` and `{instance_id}` filled in per node.
+    web_environment: dict = field(default_factory=dict)
     setup_commands: tuple = (("python", "manage.py", "provision_aws"),
                              ("python", "manage.py", "migrate", "--noinput"))
     web_command: tuple = ("bin/start-node", "--port", "{port}", "--run-dir", "{run_dir}",
@@ -152,7 +154,7 @@ class Fleet:
             run_dir=config.run_dir, cwd=ROOT, environment=self.environment, free_port=free_port)
         self.web = controller.add(WebGroup(controller, GroupConfig(
             GroupSpec(WEB_GROUP, config.web_min, config.web_max), list(config.web_command),
-            config.web_target), self.balancer))
+            config.web_target, config.web_environment), self.balancer))
         sqs = boto3.client("sqs", endpoint_url=self.stack.moto_url, region_name="us-east-1",
                            aws_access_key_id="local", aws_secret_access_key="local")
         self.workers = controller.add(WorkerGroup(controller, GroupConfig(

@@ -86,8 +86,14 @@ def read_facts(name, storage):
 
     django-storages' S3File would download the whole object before the first read, so the
     body is read from the object the storage opened (S3File.obj), CHUNK_BYTES at a time.
+    Any other storage's file (a disk's, say) is read in chunks as Django reads files.
     """
     with storage.open(name, "rb") as stored:  # HeadObject: FileNotFoundError on a 404
+        if not hasattr(stored, "obj"):
+            facts = Facts()
+            for chunk in stored.chunks(CHUNK_BYTES):
+                facts.feed(chunk)
+            return facts.finish()
         try:
             body = stored.obj.get()["Body"]
         except ClientError as error:  # deleted between the HEAD and the GET

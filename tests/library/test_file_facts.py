@@ -279,3 +279,15 @@ def test_the_admin_shows_the_facts_read_only(user_client, admin_client, tasks, r
     assert not {"sha256", "detected_type", "facts_recorded_at"} & set(form_fields)
     assert file.sha256 in change.content.decode()
     assert "image/png" in change.content.decode()
+
+
+def test_facts_are_read_from_a_storage_other_than_s3(tmp_path):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import FileSystemStorage
+
+    from apps.library.tasks import read_facts
+
+    storage = FileSystemStorage(location=tmp_path)
+    name = storage.save("notes.txt", ContentFile(b"plain words\n"))
+    facts = read_facts(name, storage)
+    assert facts.sha256 == hashlib.sha256(b"plain words\n").hexdigest()
