@@ -27,7 +27,8 @@ import requests
 
 logger = logging.getLogger(__name__)
 
-PASSWORD = "chaos-journey-pass-7913"
+#: Unlike any username (Django's similarity validator refuses a password close to one).
+PASSWORD = "Tq7-violet-harbour-2291"
 #: Seconds any one request may take before it counts as failed ("timeout").
 REQUEST_TIMEOUT = 60
 #: Sizes of uploaded files, in bytes: log-uniform between these (1 KB and 20 MB).
@@ -292,6 +293,10 @@ class VirtualUser:
             "username": self.username, "password1": self.password,
             "password2": self.password})
         # 200 is the form again: the account exists (an earlier sign-up's answer was lost).
+        if response.status_code != 302 and "already exists" not in response.text:
+            logger.warning("sign-up of %s refused: the form is wrong", self.username)
+            self.tally.add("client_errors")
+            return
         self.signed_up = True
         if response.status_code != 302:
             self.client.log_in(self.username, self.password)
@@ -499,6 +504,10 @@ def _await_facts(pending, tally, facts_deadline):
             not_seen = sum(1 for _, kept in pending if kept.public_id in unseen)
             tally.add("verify_errors", not_seen)
             tally.add("tasks_lost", len(pending) - not_seen)
+            for _, kept in pending:
+                if kept.public_id not in unseen:
+                    logger.warning("facts never recorded: file %s of %s", kept.public_id,
+                                   kept.username)
             return
         if pending:
             time.sleep(FACTS_POLL_SECONDS)  # the worker's pace, not ours: poll, bounded above

@@ -1,0 +1,298 @@
+"""The chaos run (`make chaos`): Stratus's fleet and a default-Django baseline, same abuse.
+
+Each fleet (localaws.fleet: HAProxy as the ALB, auto-scaled web nodes and workers on the
+local stack and PostgreSQL) runs for CHAOS_SECONDS (default 300) while virtual users
+(bench/fleet_journey.py) repeat their journey and this script:
+
+- kills a random web node with SIGKILL every 20 s (its whole process tree, as a machine
+  dying); the controller replaces it;
+- kills a worker while a task is in flight (SQS shows a message not visible);
+- adds a load spike (as many extra users again, with small files) from 30% to 55% of the
+  run, so that the web group scales out, and then, once it ends, back in;
+- has SimpleDB fail 5% of its calls for the whole run.
+
+Then it verifies every file the users kept, and prints one table: Stratus beside the
+baseline (the same site with file sessions on each node's disk, LocMemCache, files on each
+node's disk and tasks run in the request: bench/baseline_settings.py). Only loopback is used;
+every port is a free one, so two runs can share a machine.
+"""
+
+import argparse
+import logging
+import os
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import boto3
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench.fleet_journey import Tally, run_users, verify  # noqa: E402
+from localaws import free_port  # noqa: E402
+from localaws.autoscaling.controller import Timings  # noqa: E402
+from localaws.fleet import Fleet, FleetConfig  # noqa: E402
+
+POSTGRES = "postgres://postgres@127.0.0.1:5432/"
+KILL_EVERY = 20.0
+SPIKE = (0.30, 0.55)  # the spike's start and end, as fractions of the run
+SPIKE_SIZES = (1_000, 20_000)
+#: SimpleDB calls answered 503 during the run.
+SIMPLEDB_FAIL_RATE = 0.05
+#: Seconds after the run for the kept files' facts to arrive (a killed worker's tasks come
+#: back after SQS's visibility timeout).
+FACTS_WAIT = 120.0
+#: Seconds of slack when matching a failed request to a node killed while it was in flight.
+IN_FLIGHT_SLACK = 1.0
+#: The controller's clock for the run: datapoints every 3 s, scale-in after 10 low ones.
+CHAOS_TIMINGS = Timings(period=3.0, warmup=10.0, scale_in_cooldown=20.0,
+                        scale_out_datapoints=3, scale_in_datapoints=10,
+                        deregistration_delay=30.0, health_check_grace=20.0)
+
+MODES = {
+    "stratus": {"DJANGO_SETTINGS_MODULE": "bench.fleet_settings"},
+    "baseline": {"DJANGO_SETTINGS_MODULE": "bench.baseline_settings"},
+}
+
+
+def reset_database(name):
+    result = subprocess.run([sys.executable, "bin/reset-database", POSTGRES + name], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        sys.exit(result.stderr.strip() or result.stdout.strip())
+
+
+class Chaos:
+    """The abuse of one run, on its own thread; remembers what it did and when."""
+
+    def __init__(self, fleet, seconds, users, seed, tally):
+        self.fleet = fleet
+        self.seconds = seconds
+        self.users = users
+        self.seed = seed
+        self.tally = tally
+        self.rng = random.Random(seed)
+        self.stop = threading.Event()
+        self.node_kills = []  # monotonic times
+        self.worker_kills = []
+        self.spike_at = None
+        self.spike_threads = []
+        self._spike_stop = threading.Event()
+        self._sqs = boto3.client("sqs", endpoint_url=fleet.stack.moto_url, region_name="us-east-1",
+                                 aws_access_key_id="local", aws_secret_access_key="local")
+
+    def run(self, start):
+        next_kill = start + KILL_EVERY
+        worker_kill_after = start + 0.15 * self.seconds
+        spike_start, spike_end = (start + f * self.seconds for f in SPIKE)
+        while not self.stop.wait(0.2):
+            now = time.monotonic()
+            if now >= next_kill:
+                if self.fleet.kill(self.fleet.web, self.rng):
+                    self.node_kills.append(time.monotonic())
+                next_kill += KILL_EVERY
+            if not self.worker_kills and now >= worker_kill_after and self._task_in_flight():
+                if self.fleet.kill(self.fleet.workers, self.rng):
+                    self.worker_kills.append(time.monotonic())
+            if self.spike_at is None and now >= spike_start:
+                self.spike_at = now
+                self.spike_threads = run_users(self.fleet.url, self.users, self._spike_stop,
+                                               self.tally, self.seed, first_index=self.users,
+                                               size_range=SPIKE_SIZES)
+            if self.spike_at is not None and not self._spike_stop.is_set() and now >= spike_end:
+                self._spike_stop.set()
+        self._spike_stop.set()
+
+    def _task_in_flight(self):
+        """Whether a worker holds a message now (one not visible in the default queue)."""
+        try:
+            url = self._sqs.get_queue_url(QueueName="stratus-default")["QueueUrl"]
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+        except Exception:  # noqa: BLE001 - try again on the next look
+            return False
+        return int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"]) > 0
+
+
+def run_mode(mode, args):
+    """One fleet under chaos: the figures of its table column."""
+    port = free_port()
+    database = f"stratus_chaos_{mode}_{port}"
+    reset_database(database)
+    run_dir = os.path.join(ROOT, "var", f"chaos-{mode}-{port}")
+    config = FleetConfig(
+        port=port, run_dir=run_dir, web_min=args.web_min, web_max=args.web_max,
+        worker_min=1, worker_max=2, web_target=args.web_target, timings=CHAOS_TIMINGS,
+        simpledb_fail_rate=SIMPLEDB_FAIL_RATE,
+        environment={"DATABASE_URL": POSTGRES + database, **MODES[mode]},
+        web_environment={"STRATUS_BASELINE_DIR": "{run_dir}"})
+    print(f"[{mode}] starting the fleet on port {port} ...", flush=True)
+    fleet = Fleet(config).start()
+    tally = Tally()
+    try:
+        start = time.monotonic()
+        stop = threading.Event()
+        users = run_users(fleet.url, args.users, stop, tally, args.seed)
+        chaos = Chaos(fleet, args.seconds, args.users, args.seed, tally)
+        chaos_thread = threading.Thread(target=chaos.run, args=(start,), daemon=True)
+        chaos_thread.start()
+        last_requests, last_report = 0, start
+        while time.monotonic() - start < args.seconds:
+            time.sleep(1)  # the run's length is the point: users and chaos run meanwhile
+            now = time.monotonic()
+            if now - last_report >= 30:
+                nodes = len(fleet.in_service(fleet.web))
+                rate = (tally.requests - last_requests) / (now - last_report) * 60
+                print(f"[{mode}] {now - start:.0f}s: {tally.requests} requests, "
+                      f"{len(tally.failures)} failed; {nodes} web nodes, "
+                      f"{rate / max(nodes, 1):.0f} requests per node per minute", flush=True)
+                last_requests, last_report = tally.requests, now
+        chaos.stop.set()
+        stop.set()
+        chaos_thread.join()
+        for thread in users + chaos.spike_threads:
+            thread.join(timeout=120)
+        ended = time.monotonic()
+        print(f"[{mode}] verifying {len(tally.kept_files())} kept files ...", flush=True)
+        summary = verify(fleet.url, tally, facts_deadline=time.monotonic() + FACTS_WAIT)
+        summary.update(fleet_figures(fleet, chaos, tally, start, ended))
+        summary["seconds"] = ended - start
+        return summary
+    finally:
+        fleet.stop()
+        subprocess.run([sys.executable, "-c", _DROP.format(database=database)], cwd=ROOT,
+                       timeout=60)
+        if not args.keep_logs:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+_DROP = ("import psycopg; c = psycopg.connect('" + POSTGRES + "postgres', autocommit=True); "
+         "c.execute('DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)')")
+
+
+def fleet_figures(fleet, chaos, tally, start, ended):
+    """What the controller and the chaos did, and failures attributed to killed nodes."""
+    events = fleet.controller.events_since(start)
+    web = fleet.web.name
+    serving = [e for e in events if e.group == web and e.what == "serving" and "scale-out" in e.detail]
+    spike_to_serving = None
+    if chaos.spike_at is not None:
+        after = [e.at - chaos.spike_at for e in serving if e.at >= chaos.spike_at]
+        spike_to_serving = min(after) if after else None
+    in_flight_on_killed = sum(
+        1 for failure in tally.failures
+        if any(failure.start - IN_FLIGHT_SLACK <= kill <= failure.end + IN_FLIGHT_SLACK
+               for kill in chaos.node_kills))
+    return {
+        "node_kills": len(chaos.node_kills),
+        "worker_kills": len(chaos.worker_kills),
+        "replacements": sum(e.what == "replaced" for e in events),
+        "scale_outs": sum(e.group == web and e.what == "scale-out" for e in events),
+        "scale_ins": sum(e.group == web and e.what == "deregistered" for e in events),
+        "spike_to_serving": spike_to_serving,
+        "failed_while_scaling_in": fleet.web.failed_while_scaling_in,
+        "failed_in_flight_on_killed": in_flight_on_killed,
+        "failed_otherwise": len(tally.failures) - in_flight_on_killed,
+    }
+
+
+ROWS = [
+    ("seconds of chaos", "seconds", "{:.0f}"),
+    ("journeys completed", "journeys", "{}"),
+    ("journeys cut short by a failure", "journeys_broken", "{}"),
+    ("requests", "requests", "{}"),
+    ("failed requests", "failed_requests", "{}"),
+    ("  % of all requests", "failed_percent", "{:.3f}%"),
+    ("  in flight on a killed node", "failed_in_flight_on_killed", "{}"),
+    ("  otherwise", "failed_otherwise", "{}"),
+    ("  by cause", "failed_by_cause", "{}"),
+    ("sessions lost", "sessions_lost", "{}"),
+    ("uploads lost", "uploads_lost", "{}"),
+    ("uploads corrupted", "uploads_corrupted", "{}"),
+    ("tasks lost (facts never recorded)", "tasks_lost", "{}"),
+    ("duplicate effects", "duplicate_effects", "{}"),
+    ("files kept and verified", "files_verified", "{}"),
+    ("p50 latency (ms)", "p50_ms", "{:.0f}"),
+    ("p99 latency (ms)", "p99_ms", "{:.0f}"),
+    ("web nodes killed / workers killed", ("node_kills", "worker_kills"), "{} / {}"),
+    ("instances replaced", "replacements", "{}"),
+    ("scale-outs / scale-ins (web)", ("scale_outs", "scale_ins"), "{} / {}"),
+    ("spike -> scaled-out node serving (s)", "spike_to_serving", "{:.1f}"),
+    ("failed requests on nodes scaled in", "failed_while_scaling_in", "{}"),
+]
+
+
+def cell(summary, key, pattern):
+    if summary is None:
+        return "-"
+    values = [summary.get(k) for k in (key if isinstance(key, tuple) else (key,))]
+    if any(value is None for value in values):
+        return "none"
+    if isinstance(values[0], dict):
+        return ", ".join(f"{k}: {v}" for k, v in values[0].items()) or "-"
+    return pattern.format(*values)
+
+
+def table(results, args):
+    lines = [f"Chaos run: {args.users} users (+{args.users} during the spike), "
+             f"{args.seconds:g} s per fleet, web {args.web_min}-{args.web_max} nodes, "
+             f"a web node SIGKILLed every {KILL_EVERY:g} s, a worker killed mid-task, "
+             f"SimpleDB failing {SIMPLEDB_FAIL_RATE:.0%} of calls", "",
+             "| | Stratus | default Django (baseline) |", "|---|---|---|"]
+    for label, key, pattern in ROWS:
+        lines.append(f"| {label} | {cell(results.get('stratus'), key, pattern)} "
+                     f"| {cell(results.get('baseline'), key, pattern)} |")
+    return "\n".join(lines)
+
+
+def targets(summary):
+    """Issue 10's targets for Stratus: (what, met)."""
+    return [
+        ("0 sessions lost", summary["sessions_lost"] == 0),
+        ("0 uploads lost or corrupted", summary["uploads_lost"] + summary["uploads_corrupted"] == 0),
+        ("0 tasks lost", summary["tasks_lost"] == 0),
+        ("0 duplicate effects", summary["duplicate_effects"] == 0),
+        ("0 failed requests on nodes scaled in", summary["failed_while_scaling_in"] == 0),
+        ("failures only in flight on killed nodes", summary["failed_otherwise"] == 0),
+        ("failed requests <= 0.1%", summary["failed_percent"] <= 0.1),
+        ("scaled-out node serving within 30 s of the spike",
+         summary["spike_to_serving"] is not None and summary["spike_to_serving"] <= 30),
+    ]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float,
+                        default=float(os.environ.get("CHAOS_SECONDS", 300)))
+    parser.add_argument("--users", type=int, default=int(os.environ.get("CHAOS_USERS", 40)))
+    parser.add_argument("--seed", default="chaos")
+    parser.add_argument("--web-min", type=int, default=2)
+    parser.add_argument("--web-max", type=int, default=4)
+    parser.add_argument("--web-target", type=float, default=600.0,
+                        help="requests per node per minute the web group tracks")
+    parser.add_argument("--only", choices=sorted(MODES), help="run one fleet only")
+    parser.add_argument("--keep-logs", action="store_true",
+                        help="keep each fleet's instance logs under var/chaos-*")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("localaws.fleet").setLevel(logging.INFO)
+    # The stack logs each SimpleDB call it fails on purpose: thousands of lines.
+    logging.getLogger("localaws.requests").setLevel(logging.CRITICAL)
+    results = {}
+    for mode in [args.only] if args.only else ["stratus", "baseline"]:
+        results[mode] = run_mode(mode, args)
+    print()
+    print(table(results, args))
+    if "stratus" in results:
+        print()
+        for what, met in targets(results["stratus"]):
+            print(f"  {'met ' if met else 'MISSED'}  {what}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
