@@ -21,11 +21,13 @@ import argparse
 import logging
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 
 import boto3
 
@@ -41,10 +43,18 @@ POSTGRES = "postgres://postgres@127.0.0.1:5432/"
 KILL_EVERY = 20.0
 SPIKE = (0.30, 0.55)  # the spike's start and end, as fractions of the run
 SPIKE_SIZES = (1_000, 20_000)
+#: Spike users per regular user: light journeys, so the spike raises the request rate.
+SPIKE_FACTOR = 2
+#: The web group's target, set as the spike starts: this much above the requests per node
+#: per minute measured before it (from WARM_UP on), so that the spike, not the machine's
+#: speed that day, decides the scale-out; until then nothing scales on load.
+TARGET_ABOVE_MEASURED = 1.1
+WARM_UP = 20.0
+UNSET_TARGET = 1e9
 #: SimpleDB calls answered 503 during the run.
 SIMPLEDB_FAIL_RATE = 0.05
-#: Seconds after the run for the kept files' facts to arrive (a killed worker's tasks come
-#: back after SQS's visibility timeout).
+#: Seconds, once every kept file has been downloaded again, for the last facts to arrive (a
+#: killed worker's tasks come back after SQS's visibility timeout; a backlog drains).
 FACTS_WAIT = 120.0
 #: Seconds of slack when matching a failed request to a node killed while it was in flight.
 IN_FLIGHT_SLACK = 1.0
@@ -69,8 +79,11 @@ def reset_database(name):
 class Chaos:
     """The abuse of one run, on its own thread; remembers what it did and when."""
 
-    def __init__(self, fleet, seconds, users, seed, tally):
+    def __init__(self, fleet, seconds, users, seed, tally, fixed_target=None):
         self.fleet = fleet
+        self.fixed_target = fixed_target
+        self.measured_from = None  # (monotonic time, requests so far)
+        self.target = None
         self.seconds = seconds
         self.users = users
         self.seed = seed
@@ -98,14 +111,28 @@ class Chaos:
             if not self.worker_kills and now >= worker_kill_after and self._task_in_flight():
                 if self.fleet.kill(self.fleet.workers, self.rng):
                     self.worker_kills.append(time.monotonic())
+            if self.measured_from is None and now >= start + WARM_UP:
+                self.measured_from = (now, self.tally.requests)
             if self.spike_at is None and now >= spike_start:
                 self.spike_at = now
-                self.spike_threads = run_users(self.fleet.url, self.users, self._spike_stop,
-                                               self.tally, self.seed, first_index=self.users,
-                                               size_range=SPIKE_SIZES)
+                self._set_target(now)
+                self.spike_threads = run_users(self.fleet.url, SPIKE_FACTOR * self.users,
+                                               self._spike_stop, self.tally, self.seed,
+                                               first_index=self.users, size_range=SPIKE_SIZES)
             if self.spike_at is not None and not self._spike_stop.is_set() and now >= spike_end:
                 self._spike_stop.set()
         self._spike_stop.set()
+
+    def _set_target(self, now):
+        """The web target, from the rate per node measured since WARM_UP (unless given)."""
+        if self.fixed_target:
+            self.target = self.fixed_target
+        else:
+            since, requests = self.measured_from or (now, self.tally.requests)
+            per_minute = (self.tally.requests - requests) / max(now - since, 1) * 60
+            per_node = per_minute / self.fleet.config.web_min
+            self.target = max(TARGET_ABOVE_MEASURED * per_node, 1.0)
+        self.fleet.web.policy.target_value = self.target
 
     def _task_in_flight(self):
         """Whether a worker holds a message now (one not visible in the default queue)."""
@@ -126,7 +153,7 @@ def run_mode(mode, args):
     run_dir = os.path.join(ROOT, "var", f"chaos-{mode}-{port}")
     config = FleetConfig(
         port=port, run_dir=run_dir, web_min=args.web_min, web_max=args.web_max,
-        worker_min=1, worker_max=2, web_target=args.web_target, timings=CHAOS_TIMINGS,
+        worker_min=1, worker_max=2, web_target=UNSET_TARGET, timings=CHAOS_TIMINGS,
         simpledb_fail_rate=SIMPLEDB_FAIL_RATE,
         environment={"DATABASE_URL": POSTGRES + database, **MODES[mode]},
         web_environment={"STRATUS_BASELINE_DIR": "{run_dir}"})
@@ -137,7 +164,7 @@ def run_mode(mode, args):
         start = time.monotonic()
         stop = threading.Event()
         users = run_users(fleet.url, args.users, stop, tally, args.seed)
-        chaos = Chaos(fleet, args.seconds, args.users, args.seed, tally)
+        chaos = Chaos(fleet, args.seconds, args.users, args.seed, tally, args.web_target)
         chaos_thread = threading.Thread(target=chaos.run, args=(start,), daemon=True)
         chaos_thread.start()
         last_requests, last_report = 0, start
@@ -158,20 +185,34 @@ def run_mode(mode, args):
             thread.join(timeout=120)
         ended = time.monotonic()
         print(f"[{mode}] verifying {len(tally.kept_files())} kept files ...", flush=True)
-        summary = verify(fleet.url, tally, facts_deadline=time.monotonic() + FACTS_WAIT)
+        summary = verify(fleet.url, tally, facts_wait=FACTS_WAIT)
         summary.update(fleet_figures(fleet, chaos, tally, start, ended))
         summary["seconds"] = ended - start
         return summary
     finally:
         fleet.stop()
-        subprocess.run([sys.executable, "-c", _DROP.format(database=database)], cwd=ROOT,
-                       timeout=60)
         if not args.keep_logs:
+            subprocess.run([sys.executable, "-c", _DROP.format(database=database)], cwd=ROOT,
+                           timeout=60)
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
 _DROP = ("import psycopg; c = psycopg.connect('" + POSTGRES + "postgres', autocommit=True); "
          "c.execute('DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)')")
+
+
+_ID = re.compile(r"/[A-Za-z0-9_-]{22}/")
+
+
+def failed_steps(tally):
+    """Failed requests by cause and step ("connection /library/upload/": 3), most first."""
+    steps = Counter()
+    for failure in tally.failures:
+        path = _ID.sub("/<id>/", failure.path)
+        if not path.startswith(("/library", "/accounts", "/admin", "/readyz", "/healthz")):
+            path = "S3 " + path.split("/", 2)[1]  # a presigned download from the bucket
+        steps[f"{failure.cause} {path}"] += 1
+    return dict(steps.most_common())
 
 
 def fleet_figures(fleet, chaos, tally, start, ended):
@@ -188,6 +229,8 @@ def fleet_figures(fleet, chaos, tally, start, ended):
         if any(failure.start - IN_FLIGHT_SLACK <= kill <= failure.end + IN_FLIGHT_SLACK
                for kill in chaos.node_kills))
     return {
+        "failed_steps": failed_steps(tally),
+        "web_target": chaos.target,
         "node_kills": len(chaos.node_kills),
         "worker_kills": len(chaos.worker_kills),
         "replacements": sum(e.what == "replaced" for e in events),
@@ -210,6 +253,7 @@ ROWS = [
     ("  in flight on a killed node", "failed_in_flight_on_killed", "{}"),
     ("  otherwise", "failed_otherwise", "{}"),
     ("  by cause", "failed_by_cause", "{}"),
+    ("  by cause and step", "failed_steps", "{}"),
     ("sessions lost", "sessions_lost", "{}"),
     ("uploads lost", "uploads_lost", "{}"),
     ("uploads corrupted", "uploads_corrupted", "{}"),
@@ -221,6 +265,7 @@ ROWS = [
     ("web nodes killed / workers killed", ("node_kills", "worker_kills"), "{} / {}"),
     ("instances replaced", "replacements", "{}"),
     ("scale-outs / scale-ins (web)", ("scale_outs", "scale_ins"), "{} / {}"),
+    ("web target from the spike (requests/node/min)", "web_target", "{:.0f}"),
     ("spike -> scaled-out node serving (s)", "spike_to_serving", "{:.1f}"),
     ("failed requests on nodes scaled in", "failed_while_scaling_in", "{}"),
 ]
@@ -238,7 +283,7 @@ def cell(summary, key, pattern):
 
 
 def table(results, args):
-    lines = [f"Chaos run: {args.users} users (+{args.users} during the spike), "
+    lines = [f"Chaos run: {args.users} users (+{SPIKE_FACTOR * args.users} during the spike), "
              f"{args.seconds:g} s per fleet, web {args.web_min}-{args.web_max} nodes, "
              f"a web node SIGKILLed every {KILL_EVERY:g} s, a worker killed mid-task, "
              f"SimpleDB failing {SIMPLEDB_FAIL_RATE:.0%} of calls", "",
@@ -272,11 +317,13 @@ def main(argv=None):
     parser.add_argument("--seed", default="chaos")
     parser.add_argument("--web-min", type=int, default=2)
     parser.add_argument("--web-max", type=int, default=4)
-    parser.add_argument("--web-target", type=float, default=600.0,
-                        help="requests per node per minute the web group tracks")
+    parser.add_argument("--web-target", type=float,
+                        help="requests per node per minute the web group tracks from the "
+                             f"spike on (default: {TARGET_ABOVE_MEASURED:g} x the rate measured "
+                             "before it)")
     parser.add_argument("--only", choices=sorted(MODES), help="run one fleet only")
     parser.add_argument("--keep-logs", action="store_true",
-                        help="keep each fleet's instance logs under var/chaos-*")
+                        help="keep each fleet's instance logs (var/chaos-*) and database")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("localaws.fleet").setLevel(logging.INFO)

@@ -404,12 +404,12 @@ def run_users(base_url, count, stop, tally, seed, first_index=0, size_range=SIZE
     return threads
 
 
-def verify(base_url, tally, facts_deadline, timeout=REQUEST_TIMEOUT):
+def verify(base_url, tally, facts_wait, timeout=REQUEST_TIMEOUT):
     """Check every file the users kept, after the run; the findings go into `tally`.
 
     Each file must be listed once in its owner's library (twice: a duplicate effect; not at
     all, or a 404: lost) and download with its bytes (else corrupted). Then its page must
-    show its facts before `facts_deadline` (a time.monotonic() instant): still pending
+    show its facts within `facts_wait` seconds of the downloads' end: still pending
     then is a task lost, a different SHA-256 is corrupted. Verification's own requests are
     not counted in the run's figures; a check that cannot be made (requests keep failing)
     is a verify error, not a loss. Returns tally.summary().
@@ -443,7 +443,8 @@ def verify(base_url, tally, facts_deadline, timeout=REQUEST_TIMEOUT):
             else:
                 tally.add("files_verified")
                 pending.append((client, kept))
-    _await_facts(pending, tally, facts_deadline)
+    # Counted from here: checking hundreds of downloads can take minutes by itself.
+    _await_facts(pending, tally, time.monotonic() + facts_wait)
     return tally.summary()
 
 
@@ -506,8 +507,8 @@ def _await_facts(pending, tally, facts_deadline):
             tally.add("tasks_lost", len(pending) - not_seen)
             for _, kept in pending:
                 if kept.public_id not in unseen:
-                    logger.warning("facts never recorded: file %s of %s", kept.public_id,
-                                   kept.username)
+                    logger.warning("facts never recorded: file %s of %s (%d bytes)",
+                                   kept.public_id, kept.username, kept.size)
             return
         if pending:
             time.sleep(FACTS_POLL_SECONDS)  # the worker's pace, not ours: poll, bounded above

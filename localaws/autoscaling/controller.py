@@ -141,10 +141,15 @@ class Group:
 
     def reconcile(self, now, instances):
         """Give a process to every new instance; advance every member's state."""
-        for instance_id, state in instances.items():
-            if instance_id not in self.members and state in ("Pending", "InService"):
-                reason = self._launch_reasons.popleft() if self._launch_reasons else "launch"
-                self._launch(now, instance_id, reason)
+        new = [instance_id for instance_id, state in instances.items()
+               if instance_id not in self.members and state in ("Pending", "InService")]
+        # Auto Scaling launches within the call that asked it to, so a launch asked for
+        # before this reading and not in it never came (a desired capacity held at the max).
+        while len(self._launch_reasons) > len(new):
+            self._launch_reasons.pop()
+        for instance_id in new:
+            reason = self._launch_reasons.popleft() if self._launch_reasons else "launch"
+            self._launch(now, instance_id, reason)
         for member in list(self.members.values()):
             self.advance(now, member, instances.get(member.instance_id))
 
@@ -154,7 +159,10 @@ class Group:
         warming = [m for m in active
                    if m.state == LAUNCHING
                    or not m.as_policy_instance().warmed_up(now, self.policy.warmup)]
-        decision = self.policy.evaluate(now, capacity=len(active), warming=len(warming),
+        # Instances Auto Scaling launched that have no process yet count as warming ones.
+        pending = len(self._launch_reasons)
+        decision = self.policy.evaluate(now, capacity=len(active) + pending,
+                                        warming=len(warming) + pending,
                                         metric=self.metric(now))
         self.last_decision = decision
         self._resize(now, active, decision.desired, decision.reason)
@@ -172,8 +180,9 @@ class Group:
         return [m for m in self.members.values() if m.state in (LAUNCHING, IN_SERVICE)]
 
     def _resize(self, now, active, desired, reason):
-        if desired > len(active):
-            added = desired - len(active)
+        capacity = len(active) + len(self._launch_reasons)
+        if desired > capacity:
+            added = desired - capacity
             try:
                 current = self.controller.service.desired_capacity(self.name)
                 self.controller.service.set_desired_capacity(
@@ -182,14 +191,14 @@ class Group:
                 logger.warning("group=%s scale-out failed: %s", self.name, error)
                 return
             self._launch_reasons.extend(["scale-out"] * added)
-            self.controller.record(self.name, "-", "scale-out",
-                                   f"{len(active)} -> {desired}: {reason}")
-        elif desired < len(active):
+            self.controller.record(self.name, "-", "scale-out", f"{capacity} -> {desired}: {reason}")
+        elif desired < capacity:
             in_service = [m for m in active if m.state == IN_SERVICE]
             chosen = policy.choose_for_scale_in(
-                [m.as_policy_instance() for m in in_service], len(active) - desired)
-            self.controller.record(self.name, "-", "scale-in",
-                                   f"{len(active)} -> {desired}: {reason}")
+                [m.as_policy_instance() for m in in_service], capacity - desired)
+            if chosen:
+                self.controller.record(self.name, "-", "scale-in",
+                                       f"{capacity} -> {desired}: {reason}")
             for instance in chosen:
                 self.retire(now, self.members[instance.id])
 
@@ -289,9 +298,9 @@ class WebGroup(Group):
         self._totals, self._totals_at = totals, now
         if not elapsed:
             return None
-        warmed = [f"127.0.0.1:{m.port}" for m in self.members.values()
-                  if m.state == IN_SERVICE and m.as_policy_instance().warmed_up(now, self.policy.warmup)]
-        return policy.request_count_per_target(counts, warmed, elapsed)
+        # The ALB divides its request count by the healthy targets, new ones included, so
+        # every node in service counts; warm-up only holds scale-in back (policy.evaluate).
+        return policy.request_count_per_target(counts, list(totals), elapsed)
 
     def advance(self, now, member, instance_state):
         timings = self.controller.timings
