@@ -33,6 +33,10 @@ PASSWORD = "Tq7-violet-harbour-2291"
 REQUEST_TIMEOUT = 60
 #: Sizes of uploaded files, in bytes: log-uniform between these (1 KB and 20 MB).
 SIZE_RANGE = (1_000, 20_000_000)
+#: Seconds a user pauses before each request, reading the page (uniformly random): a person,
+#: not a flood. Without it the users saturate this machine's two cores and every request
+#: waits behind the others, which measures the machine, not the fleet.
+THINK_TIME = (0.5, 1.5)
 #: A user deletes each file uploaded in a journey with this probability.
 DELETE_PROBABILITY = 1 / 3
 #: Seconds between two looks at files whose facts are still pending, in verify().
@@ -172,8 +176,9 @@ class Client:
     `tally=None` (verify()) counts nothing: the run's figures are the journeys' alone.
     """
 
-    def __init__(self, base_url, tally, timeout, rng=None):
+    def __init__(self, base_url, tally, timeout, rng=None, think=(0, 0)):
         self.base_url = base_url.rstrip("/")
+        self.think = think
         self.tally = tally
         self.timeout = timeout
         self.rng = rng or random.Random()
@@ -188,6 +193,8 @@ class Client:
         raises SessionLost, unless `to_login_ok` (log-out goes there).
         """
         url = urljoin(self.base_url + "/", url)
+        if self.think[1] > 0:
+            time.sleep(self.rng.uniform(*self.think))  # the person reads the page
         if data is not None:
             data = {**data, "csrfmiddlewaretoken": self.session.cookies.get("csrftoken", "")}
         start = time.monotonic()
@@ -253,13 +260,13 @@ class VirtualUser:
     """
 
     def __init__(self, base_url, username, password, rng, tally, timeout=REQUEST_TIMEOUT,
-                 size_range=SIZE_RANGE):
+                 size_range=SIZE_RANGE, think=(0, 0)):
         self.username = username
         self.password = password
         self.rng = rng
         self.tally = tally
         self.size_range = size_range
-        self.client = Client(base_url, tally, timeout, rng=rng)
+        self.client = Client(base_url, tally, timeout, rng=rng, think=think)
         self.signed_up = False
 
     def run_journey(self):
@@ -378,7 +385,7 @@ def username_for(index):
 
 
 def run_users(base_url, count, stop, tally, seed, first_index=0, size_range=SIZE_RANGE,
-              timeout=REQUEST_TIMEOUT):
+              timeout=REQUEST_TIMEOUT, think=THINK_TIME):
     """Start `count` users on daemon threads, each repeating journeys until `stop` is set.
 
     Users are numbered from `first_index` (usernames unique per number); each has its own
@@ -396,7 +403,7 @@ def run_users(base_url, count, stop, tally, seed, first_index=0, size_range=SIZE
     for index in range(first_index, first_index + count):
         user = VirtualUser(base_url, username_for(index), PASSWORD,
                            random.Random(f"{seed}-{index}"), tally, timeout=timeout,
-                           size_range=size_range)
+                           size_range=size_range, think=think)
         thread = threading.Thread(target=loop, args=(user,), name=username_for(index),
                                   daemon=True)
         thread.start()

@@ -133,7 +133,7 @@ AWS_ENDPOINT_URLS = {
 AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", local_default="local")
 AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", local_default="local")
 AWS_RETRY_MODE = env.choice("AWS_RETRY_MODE", ("standard", "adaptive"), "standard")
-AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", 3, minimum=1)
+AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", 5, minimum=1)
 AWS_CONNECT_TIMEOUT = env.float("AWS_CONNECT_TIMEOUT", 2.0, minimum=0.1)
 AWS_READ_TIMEOUT = env.float("AWS_READ_TIMEOUT", 10.0, minimum=0.1)
 # A web request's AWS calls, retries included, must be done within this many seconds, or
