@@ -2,9 +2,10 @@
 our SimpleDB.
 
 moto serves every service it knows on one port, telling them apart by each request's
-signature; S3, SQS and Auto Scaling (its lifecycle actions completed by
-`localaws.lifecycle_actions`) are the ones Stratus uses there. SimpleDB gets its own port because
-moto's SimpleDB lacks most of the API (see `localaws.simpledb`). moto checks no
+signature; S3, SQS (a message-losing race fixed by `localaws.sqs_delete_race`) and Auto
+Scaling (its lifecycle actions completed by `localaws.lifecycle_actions`) are the ones
+Stratus uses there. SimpleDB gets its own port because moto's SimpleDB lacks most of the
+API (see `localaws.simpledb`). moto checks no
 signatures; our SimpleDB checks them against the stack's key pair.
 """
 
@@ -54,9 +55,10 @@ class MotoServer:
     def __init__(self, sock):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from .lifecycle_actions import install
+        from . import lifecycle_actions, sqs_delete_race
 
-        install()  # lifecycle hooks that hold and release instances, as AWS's do
+        lifecycle_actions.install()  # lifecycle hooks that hold and release instances
+        sqs_delete_race.install()  # no message lost to a concurrent delete
         host, port = sock.getsockname()[:2]
         app = DomainDispatcherApplication(create_backend_app)
         # werkzeug serves a duplicate of the socket (fd=): it neither binds nor exits.

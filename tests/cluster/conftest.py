@@ -16,6 +16,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 START_TIMEOUT = 60
 
 
+def require_haproxy():
+    """Skip (a failure under CI=true) when HAProxy is missing: make test installs it."""
+    from localaws.balancer import BalancerError
+    from localaws.balancer.process import haproxy_binary
+
+    try:
+        haproxy_binary()
+    except BalancerError as missing:
+        pytest.skip(str(missing))
+
+
 def logged_in_session(url, username, password, timeout):
     """A requests session logged in at `url` through the site's log-in form."""
     session = requests.Session()

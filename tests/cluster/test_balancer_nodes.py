@@ -1,18 +1,16 @@
 """Real Stratus nodes (bin/start-node: nginx + gunicorn) behind the local ALB (HAProxy)."""
 
-import os
 import shutil
-import signal
 import tempfile
 import time
 
 import pytest
 
 from localaws import free_port
-from localaws.balancer import Balancer, BalancerConfig, BalancerError, HealthCheck
-from localaws.balancer.process import haproxy_binary
+from localaws.autoscaling.processes import kill_tree
+from localaws.balancer import Balancer, BalancerConfig, HealthCheck
 
-from .conftest import Cluster, logged_in_session
+from .conftest import Cluster, logged_in_session, require_haproxy
 
 pytestmark = pytest.mark.slow
 
@@ -25,10 +23,7 @@ CHECKS = HealthCheck(interval=1, timeout=5, healthy_threshold=2, unhealthy_thres
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     """Two nodes on the local stack behind a balancer, with a user `rover`."""
-    try:
-        haproxy_binary()
-    except BalancerError as missing:
-        pytest.skip(str(missing))
+    require_haproxy()
     cluster = Cluster(tmp_path_factory.mktemp("fleet"))
     balancer = Balancer(BalancerConfig(run_dir=tempfile.mkdtemp(prefix="stratus-lb-"),
                                        port=free_port(), slots=4, health=CHECKS))
@@ -50,33 +45,9 @@ def fleet(tmp_path_factory):
         cluster.stop()
 
 
-def process_tree(pid):
-    """`pid` and every process under it (Linux /proc)."""
-    found = [pid]
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as children:
-                for child in children.read().split():
-                    found.extend(process_tree(int(child)))
-    except FileNotFoundError:
-        pass
-    return found
-
-
 def kill_node(process):
-    """SIGKILL a node's whole process tree (start-node, nginx, gunicorn): a machine dying.
-
-    All are stopped first, so that no master (nginx's, gunicorn's) sees a child die and
-    starts another before it is killed itself.
-    """
-    tree = process_tree(process.pid)
-    for sig in (signal.SIGSTOP, signal.SIGKILL):
-        for pid in tree:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-    process.wait(timeout=DEADLINE)
+    """SIGKILL a node's whole process tree (start-node, nginx, gunicorn): a machine dying."""
+    kill_tree(process, timeout=DEADLINE)
 
 
 def test_a_logged_in_user_sees_no_failure_when_a_node_is_killed(fleet):

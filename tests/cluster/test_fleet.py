@@ -17,11 +17,10 @@ import requests
 
 from localaws import free_port
 from localaws.autoscaling.controller import IN_SERVICE, Timings
-from localaws.balancer import BalancerError, HealthCheck
-from localaws.balancer.process import haproxy_binary
+from localaws.balancer import HealthCheck
 from localaws.fleet import Fleet, FleetConfig
 
-from .conftest import ROOT, logged_in_session
+from .conftest import ROOT, logged_in_session, require_haproxy
 
 pytestmark = pytest.mark.slow
 
@@ -36,10 +35,7 @@ POSTGRES = "postgres://postgres@127.0.0.1:5432/"
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     """Two web nodes (up to 3) and one worker (up to 2), with a user `rover`."""
-    try:
-        haproxy_binary()
-    except BalancerError as missing:
-        pytest.skip(str(missing))
+    require_haproxy()
     database = f"stratus_fleet_test_{os.getpid()}_{secrets.token_hex(3)}"
     reset = subprocess.run([sys.executable, "bin/reset-database", POSTGRES + database],
                            cwd=ROOT, capture_output=True, text=True, timeout=60)
