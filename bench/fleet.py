@@ -63,9 +63,11 @@ CHAOS_TIMINGS = Timings(period=3.0, warmup=10.0, scale_in_cooldown=20.0,
                         scale_out_datapoints=3, scale_in_datapoints=10,
                         deregistration_delay=30.0, health_check_grace=20.0)
 
+#: Each fleet's settings module and worker group bounds: a default project has no queue
+#: (its tasks run in the request), so the baseline runs no worker.
 MODES = {
-    "stratus": {"DJANGO_SETTINGS_MODULE": "bench.fleet_settings"},
-    "baseline": {"DJANGO_SETTINGS_MODULE": "bench.baseline_settings"},
+    "stratus": ("bench.fleet_settings", (1, 2)),
+    "baseline": ("bench.baseline_settings", (0, 0)),
 }
 
 
@@ -111,7 +113,8 @@ class Chaos:
             if not self.worker_kills and now >= worker_kill_after and self._task_in_flight():
                 if self.fleet.kill(self.fleet.workers, self.rng):
                     self.worker_kills.append(time.monotonic())
-            if self.measured_from is None and now >= start + WARM_UP:
+            # A short run's spike may start before WARM_UP: then measure from the start.
+            if self.measured_from is None and now >= start + min(WARM_UP, 0.15 * self.seconds):
                 self.measured_from = (now, self.tally.requests)
             if self.spike_at is None and now >= spike_start:
                 self.spike_at = now
@@ -151,11 +154,13 @@ def run_mode(mode, args):
     database = f"stratus_chaos_{mode}_{port}"
     reset_database(database)
     run_dir = os.path.join(ROOT, "var", f"chaos-{mode}-{port}")
+    settings_module, (worker_min, worker_max) = MODES[mode]
     config = FleetConfig(
         port=port, run_dir=run_dir, web_min=args.web_min, web_max=args.web_max,
-        worker_min=1, worker_max=2, web_target=UNSET_TARGET, timings=CHAOS_TIMINGS,
-        simpledb_fail_rate=SIMPLEDB_FAIL_RATE,
-        environment={"DATABASE_URL": POSTGRES + database, **MODES[mode]},
+        worker_min=worker_min, worker_max=worker_max, web_target=UNSET_TARGET,
+        timings=CHAOS_TIMINGS, simpledb_fail_rate=SIMPLEDB_FAIL_RATE,
+        environment={"DATABASE_URL": POSTGRES + database,
+                     "DJANGO_SETTINGS_MODULE": settings_module},
         web_environment={"STRATUS_BASELINE_DIR": "{run_dir}"})
     print(f"[{mode}] starting the fleet on port {port} ...", flush=True)
     fleet = Fleet(config).start()
