@@ -97,7 +97,7 @@ class Chaos:
         self.spike_at = None
         self.spike_threads = []
         self._spike_stop = threading.Event()
-        self._sqs = boto3.client("sqs", endpoint_url=fleet.stack.moto_url, region_name="us-east-1",
+        self._sqs = boto3.client("sqs", endpoint_url=fleet.moto_url, region_name="us-east-1",
                                  aws_access_key_id="local", aws_secret_access_key="local")
 
     def run(self, start):

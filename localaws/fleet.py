@@ -9,6 +9,7 @@ import argparse
 import logging
 import os
 import random
+import shlex
 import signal
 import subprocess
 import sys
@@ -22,12 +23,10 @@ from localaws import free_port
 from localaws.autoscaling import policy
 from localaws.autoscaling.controller import (IN_SERVICE, Controller, GroupConfig, Timings,
                                              WebGroup, WorkerGroup)
-from localaws.autoscaling.processes import kill_tree
+from localaws.autoscaling.processes import kill_tree, start
 from localaws.autoscaling.service import AutoScalingService, GroupSpec
 from localaws.balancer import Balancer, BalancerConfig, HealthCheck
 from localaws.imds import MetadataServer
-from localaws.simpledb.faults import Faults
-from localaws.stack import LocalAWS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WEB_GROUP = "stratus-web"
@@ -73,7 +72,7 @@ class FleetConfig:
     timings: Timings = field(default_factory=Timings)
     #: Seconds a worker may take to drain and complete its lifecycle action.
     worker_hook_timeout: int = 60
-    #: Fraction of SimpleDB calls answered 503 once the fleet is set up (chaos: 0.05).
+    #: Fraction of SimpleDB calls answered 503 (chaos: 0.05); the site's set-up retries.
     simpledb_fail_rate: float = 0.0
 
     def __post_init__(self):
@@ -86,6 +85,8 @@ class Fleet:
     def __init__(self, config):
         self.config = config
         self.stack = self.metadata = self.balancer = self.controller = None
+        #: The stack's endpoints and credentials, as its env file gives them.
+        self.aws_environment = {}
         self.web = self.workers = None
         self._stopping = threading.Event()
         self._thread = None
@@ -99,8 +100,10 @@ class Fleet:
         config = self.config
         os.makedirs(config.run_dir, mode=0o700, exist_ok=True)
         try:
-            # SimpleDB starts without faults so that setting up the site is not a gamble.
-            self.stack = LocalAWS(moto_port=0, simpledb_port=0, faults=Faults()).start()
+            # A process of its own: moto's state lives in module globals, so two fleets in
+            # one process (the chaos run's two, a test beside the suite's stack) would share
+            # buckets, queues and groups.
+            self._start_stack()
             self.metadata = MetadataServer().start()
             self.balancer = Balancer(BalancerConfig(
                 run_dir=os.path.join(config.run_dir, "lb"), port=config.port,
@@ -108,7 +111,6 @@ class Fleet:
             self.environment = self._environment()
             for command in config.setup_commands:
                 self._setup(command)
-            self.stack.simpledb.faults.update(fail_rate=config.simpledb_fail_rate)
             self.balancer.start()
             self.controller = self._controller()
             self._thread = threading.Thread(target=self.controller.run, args=(self._stopping,),
@@ -125,10 +127,33 @@ class Fleet:
             raise
         return self
 
+    @property
+    def moto_url(self):
+        """moto's endpoint (S3, SQS, EC2, Auto Scaling) in the fleet's stack."""
+        return self.aws_environment["AWS_ENDPOINT_URL_AUTOSCALING"]
+
+    def _start_stack(self, timeout=60.0):
+        env_file = os.path.join(self.config.run_dir, "localaws.env")
+        if os.path.exists(env_file):
+            os.unlink(env_file)
+        self.stack = start(
+            [sys.executable, "-m", "localaws", "--moto-port", "0", "--simpledb-port", "0",
+             "--env-file", env_file, "--fail-rate", str(self.config.simpledb_fail_rate)],
+            cwd=ROOT, env=os.environ.copy(), log_path=os.path.join(self.config.run_dir, "localaws.log"))
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(env_file):
+            if self.stack.poll() is not None or time.monotonic() > deadline:
+                raise FleetError(f"the local AWS stack did not start; see {self.config.run_dir}/localaws.log")
+            time.sleep(0.1)  # the stack writes the file once it serves
+        with open(env_file, encoding="utf-8") as lines:
+            for line in lines:
+                name, _, value = line.strip().partition("=")
+                self.aws_environment[name] = shlex.split(value)[0] if value else ""
+
     def _environment(self):
         python_bin = os.path.dirname(sys.executable)
         return {
-            **os.environ, **self.stack.environment, "AWS_REGION": "us-east-1",
+            **os.environ, **self.aws_environment, "AWS_REGION": "us-east-1",
             "PATH": f"{python_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "STRATUS_SITE_URL": self.balancer.url,
             # The balancer is the one proxy in front of each node's own nginx (docs/nodes.md).
@@ -150,12 +175,12 @@ class Fleet:
     def _controller(self):
         config = self.config
         controller = Controller(
-            service=AutoScalingService(self.stack.moto_url), timings=config.timings,
+            service=AutoScalingService(self.moto_url), timings=config.timings,
             run_dir=config.run_dir, cwd=ROOT, environment=self.environment, free_port=free_port)
         self.web = controller.add(WebGroup(controller, GroupConfig(
             GroupSpec(WEB_GROUP, config.web_min, config.web_max), list(config.web_command),
             config.web_target, config.web_environment), self.balancer))
-        sqs = boto3.client("sqs", endpoint_url=self.stack.moto_url, region_name="us-east-1",
+        sqs = boto3.client("sqs", endpoint_url=self.moto_url, region_name="us-east-1",
                            aws_access_key_id="local", aws_secret_access_key="local")
         self.workers = controller.add(WorkerGroup(controller, GroupConfig(
             GroupSpec(WORKER_GROUP, config.worker_min, config.worker_max, WORKER_HOOK,
@@ -184,12 +209,18 @@ class Fleet:
             self._thread.join(timeout=30)
         if self.controller is not None:
             self.controller.stop(timeout=self.config.timings.stop_timeout)
-        for part in (self.balancer, self.metadata, self.stack):
+        for part in (self.balancer, self.metadata):
             if part is not None:
                 try:
                     part.stop()
                 except Exception:  # noqa: BLE001 - stop the rest whatever one did
                     logging.getLogger("localaws.fleet").exception("stopping %r", part)
+        if self.stack is not None and self.stack.poll() is None:
+            self.stack.terminate()
+            try:
+                self.stack.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                kill_tree(self.stack)
 
     def __enter__(self):
         return self.start()
