@@ -1,4 +1,4 @@
-"""Readiness checks: each dependency probed once, with a short timeout, no retries."""
+"""Readiness checks: each dependency probed with a short timeout and one retry."""
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -7,14 +7,19 @@ from django.db import connection
 
 from storage_backends import aws, resources
 
-#: A check slower than this counts as failed: readiness must answer within the ALB's timeout.
+#: A check slower than this counts as failed: readiness must answer within the ALB's timeout
+#: (5 s by default), two attempts included.
 TIMEOUT_SECONDS = 2.0
+#: A second attempt, so that one throttled or failed call (SimpleDB answers 503 under load)
+#: does not take a healthy node out: two failed probes in a row do, and every node shares
+#: the same services, so a node taken out for one blip costs capacity for nothing.
+ATTEMPTS = 2
 
 
 def _client(service):
     # Shared with every later probe: making a boto3 client costs far more than the probe.
     return aws.client(service, connect_timeout=TIMEOUT_SECONDS, read_timeout=TIMEOUT_SECONDS,
-                      retries={"mode": "standard", "total_max_attempts": 1})
+                      retries={"mode": "standard", "total_max_attempts": ATTEMPTS})
 
 
 def check_database():

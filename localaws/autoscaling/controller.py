@@ -19,8 +19,9 @@ in Terminating:Wait; its instance metadata says `Terminated`; the worker drains 
 the lifecycle action itself) -> gone once Auto Scaling has terminated it and the process
 exited. A worker that does not complete within the hook's timeout is abandoned and killed.
 
-A dead process is replaced at once; a web node failing its health checks once its grace
-period is over; a node that never becomes ready within `launch_timeout`.
+A dead process is replaced at once, and so is a node that never becomes ready within
+`launch_timeout`; a web node failing its health checks, once its grace period is over, is
+drained like a scale-in and then replaced.
 """
 
 import http.client
@@ -92,6 +93,8 @@ class Member:
     errors_before_drain: int = 0
     #: The metadata stand-in's record for a worker instance.
     metadata: object = None
+    #: Retired to be replaced (it failed its health checks), not by a scale-in.
+    replacing: bool = False
 
     def alive(self):
         return self.process.poll() is None
@@ -160,7 +163,7 @@ class Group:
                    if m.state == LAUNCHING
                    or not m.as_policy_instance().warmed_up(now, self.policy.warmup)]
         # Instances Auto Scaling launched that have no process yet count as warming ones.
-        pending = len(self._launch_reasons)
+        pending = self._pending()
         decision = self.policy.evaluate(now, capacity=len(active) + pending,
                                         warming=len(warming) + pending,
                                         metric=self.metric(now))
@@ -179,8 +182,12 @@ class Group:
     def _active(self):
         return [m for m in self.members.values() if m.state in (LAUNCHING, IN_SERVICE)]
 
+    def _pending(self):
+        """Launches under way: asked of Auto Scaling, or to follow a replaced node's drain."""
+        return len(self._launch_reasons) + sum(m.replacing for m in self.members.values())
+
     def _resize(self, now, active, desired, reason):
-        capacity = len(active) + len(self._launch_reasons)
+        capacity = len(active) + self._pending()
         if desired > capacity:
             added = desired - capacity
             try:
@@ -321,8 +328,13 @@ class WebGroup(Group):
             healthy = server is None or server.healthy
             if policy.instances_to_replace([member.as_policy_instance(healthy)], now,
                                            timings.health_check_grace):
+                # As Auto Scaling does with a target: deregister (its in-flight requests
+                # finish), terminate, then launch its replacement.
                 self.controller.service.set_unhealthy(member.instance_id)
-                self.replace(now, member, f"failed its health checks ({server.status})")
+                member.replacing = True
+                self.retire(now, member)
+                self.controller.record(self.name, member.instance_id, "unhealthy",
+                                       f"failed its health checks ({server.status})")
         elif member.state == DRAINING:
             server = self._stats.get(member.slot)
             idle = server is not None and server.current_sessions == 0
@@ -330,7 +342,8 @@ class WebGroup(Group):
             # A request dispatched just before the drain shows in the counters a moment later.
             if (idle and waited >= 2 * timings.tick) or waited >= timings.deregistration_delay:
                 failed = (server.errors - member.errors_before_drain) if server else 0
-                self.failed_while_scaling_in += max(failed, 0)
+                if not member.replacing:
+                    self.failed_while_scaling_in += max(failed, 0)
                 self.balancer.runtime.remove(member.slot)
                 member.slot = None
                 processes.signal_process(member.process, signal.SIGTERM)
@@ -341,9 +354,12 @@ class WebGroup(Group):
             if member.alive() and now - member.state_since > timings.stop_timeout:
                 processes.kill_tree(member.process)
             if not member.alive():
-                self.controller.service.terminate(member.instance_id, replace=False)
+                self.controller.service.terminate(member.instance_id, replace=member.replacing)
+                if member.replacing:
+                    self._launch_reasons.append("replacement")
                 del self.members[member.instance_id]
-                self.controller.record(self.name, member.instance_id, "terminated",
+                self.controller.record(self.name, member.instance_id,
+                                       "replaced" if member.replacing else "terminated",
                                        f"exit status {member.process.returncode}")
 
     def retire(self, now, member):

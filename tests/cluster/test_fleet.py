@@ -194,3 +194,18 @@ def test_a_killed_worker_is_replaced(fleet):
     replacement = wait_for_event(fleet, since, fleet.workers, "launched", "replacement")
     assert replacement.instance_id != killed
     assert killed not in fleet.controller.service.instances(fleet.workers.name)
+
+
+def test_a_node_failing_its_health_checks_is_drained_then_replaced(fleet):
+    since = time.monotonic()
+    node = fleet.in_service(fleet.web)[0]
+    # Its /readyz answers 503 from now on: HAProxy marks it DOWN after two checks.
+    with open(os.path.join(node.run_dir, "draining"), "w"):
+        pass
+    unhealthy = wait_for_event(fleet, since, fleet.web, "unhealthy")
+    replaced = wait_for_event(fleet, since, fleet.web, "replaced")
+    wait_for_event(fleet, since, fleet.web, "serving", "replacement")
+    assert unhealthy.instance_id == replaced.instance_id == node.instance_id
+    # Stopped by SIGTERM after its drain, not killed.
+    assert replaced.detail == "exit status 0"
+    assert node.instance_id not in fleet.controller.service.instances(fleet.web.name)

@@ -181,3 +181,9 @@ def test_a_service_failing_in_middleware_is_the_503_page(client, settings):
     response = client.get("/test/unavailable-after-view")
     assert response.status_code == 503
     assert b"Temporarily unavailable" in response.content
+
+
+def test_a_readiness_probe_retries_one_failed_call():
+    from apps.ops import checks
+
+    assert checks._client("sdb").meta.config.retries["total_max_attempts"] == 2
