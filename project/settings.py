@@ -156,6 +156,10 @@ SIMPLEDB_CACHE_DOMAIN = STRATUS_SIMPLEDB_DOMAIN_PREFIX + "cache"
 
 # -- files ----------------------------------------------------------------------------------
 STRATUS_DOWNLOAD_URL_EXPIRY = env.int("STRATUS_DOWNLOAD_URL_EXPIRY", 300, minimum=1)
+# A file whose facts are still pending this long after its upload gets its task sent again
+# when its page is opened (at most once per this many seconds): the node that stored it may
+# have died between committing the row and sending the task.
+STRATUS_FACTS_RESEND_AFTER = env.int("STRATUS_FACTS_RESEND_AFTER", 60, minimum=1)
 STRATUS_UPLOAD_MAX_BYTES = env.int("STRATUS_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
 # Bigger uploads stream to a temporary file that Django deletes when the request ends.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

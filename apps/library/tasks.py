@@ -13,8 +13,11 @@ concurrent run changes nothing.
 import codecs
 import hashlib
 import logging
+from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.core.cache import caches
 from django.tasks import task
 from django.utils import timezone
 
@@ -141,6 +144,30 @@ def record_file_facts(file_id):
         logger.info("file facts recorded file=%s sha256=%s detected_type=%s", file_id,
                     recorded["sha256"], recorded["detected_type"])
     return recorded
+
+
+def resend_overdue_facts(file):
+    """Send `file`'s facts task again if its facts are overdue; whether it was sent.
+
+    The upload commits the row, then sends the task: a node killed between the two leaves a
+    file whose facts would stay pending for good. Its page heals it: once the facts are
+    STRATUS_FACTS_RESEND_AFTER seconds late, opening the page sends the task again, at most
+    once per that many seconds (a cache key claimed with add()). A second delivery of the
+    task is harmless: it records nothing twice. Never fails the page: a cache or queue
+    outage is logged and the next look tries again.
+    """
+    wait = settings.STRATUS_FACTS_RESEND_AFTER
+    if not file.facts_pending or timezone.now() - file.uploaded_at < timedelta(seconds=wait):
+        return False
+    try:
+        if not caches["default"].add(f"library:facts-resent:{file.public_id}", 1, timeout=wait):
+            return False
+    except Exception as error:  # noqa: BLE001 - the page renders; the next look retries
+        logger.warning("file facts resend skipped file=%s error=%s: %s", file.pk,
+                       type(error).__name__, error)
+        return False
+    logger.warning("file facts overdue file=%s: sending the task again", file.pk)
+    return enqueue_file_facts(file.pk) is not None
 
 
 def enqueue_file_facts(file_id):

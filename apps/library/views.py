@@ -14,7 +14,7 @@ from storage_backends.budget import aws_budget_for_transfer
 
 from .forms import UploadForm
 from .models import File
-from .tasks import enqueue_file_facts
+from .tasks import enqueue_file_facts, resend_overdue_facts
 
 #: Files on one page of the library.
 PAGE_SIZE = 25
@@ -61,8 +61,10 @@ def upload(request):
 @login_required
 @require_safe
 def detail(request, public_id):
-    """One file's details, with download and delete links."""
-    return render(request, "library/file_detail.html", {"file": _own_file(request, public_id)})
+    """One file's details, with download and delete links; overdue facts are sent again."""
+    file = _own_file(request, public_id)
+    resend_overdue_facts(file)
+    return render(request, "library/file_detail.html", {"file": file})
 
 
 @never_cache  # the redirect holds a URL that expires; nothing may keep it longer

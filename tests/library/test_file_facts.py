@@ -7,10 +7,12 @@ worker's threads read the row through their own database connections.
 import hashlib
 import logging
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.tasks.signals import task_enqueued
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.library import tasks as file_tasks
 from apps.library.models import File
@@ -291,3 +293,36 @@ def test_facts_are_read_from_a_storage_other_than_s3(tmp_path):
     name = storage.save("notes.txt", ContentFile(b"plain words\n"))
     facts = read_facts(name, storage)
     assert facts.sha256 == hashlib.sha256(b"plain words\n").hexdigest()
+
+
+def test_opening_a_file_whose_facts_are_overdue_sends_its_task_again(user_client, tasks,
+                                                                     enqueued, settings):
+    # As if the node died between committing the row and sending the task.
+    file = upload_ok(user_client, unique("notes.txt"), TEXT)
+    enqueued.clear()
+    File.objects.filter(pk=file.pk).update(
+        uploaded_at=timezone.now() - timedelta(seconds=settings.STRATUS_FACTS_RESEND_AFTER + 1))
+    user_client.get(reverse("library:detail", args=[file.public_id]))
+    user_client.get(reverse("library:detail", args=[file.public_id]))
+    assert [result.args for result in enqueued] == [[file.pk]]  # once per window
+
+
+def test_opening_a_file_whose_facts_are_merely_pending_sends_nothing(user_client, tasks,
+                                                                   enqueued):
+    file = upload_ok(user_client, unique("notes.txt"), TEXT)
+    enqueued.clear()
+    user_client.get(reverse("library:detail", args=[file.public_id]))
+    assert enqueued == []
+
+
+def test_overdue_facts_are_recorded_once_the_task_is_sent_again(user_client, tasks, run_worker,
+                                                                settings):
+    file = upload_ok(user_client, unique("notes.txt"), TEXT)
+    run_worker()  # the first task, then: as if it had never been sent
+    File.objects.filter(pk=file.pk).update(
+        sha256="", detected_type="", facts_recorded_at=None,
+        uploaded_at=timezone.now() - timedelta(seconds=settings.STRATUS_FACTS_RESEND_AFTER + 1))
+    user_client.get(reverse("library:detail", args=[file.public_id]))
+    run_worker()
+    file.refresh_from_db()
+    assert file.sha256 == hashlib.sha256(TEXT).hexdigest()
