@@ -29,8 +29,6 @@ import threading
 import time
 from collections import Counter
 
-import boto3
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -71,9 +69,10 @@ MODES = {
 }
 
 
-def reset_database(name):
-    result = subprocess.run([sys.executable, "bin/reset-database", POSTGRES + name], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+def reset_database(name, *flags):
+    """Reset (or with "--drop", drop) the PostgreSQL database `name` on loopback."""
+    result = subprocess.run([sys.executable, "bin/reset-database", *flags, POSTGRES + name],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
     if result.returncode != 0:
         sys.exit(result.stderr.strip() or result.stdout.strip())
 
@@ -97,8 +96,6 @@ class Chaos:
         self.spike_at = None
         self.spike_threads = []
         self._spike_stop = threading.Event()
-        self._sqs = boto3.client("sqs", endpoint_url=fleet.moto_url, region_name="us-east-1",
-                                 aws_access_key_id="local", aws_secret_access_key="local")
 
     def run(self, start):
         next_kill = start + KILL_EVERY
@@ -138,28 +135,27 @@ class Chaos:
         self.fleet.web.policy.target_value = self.target
 
     def _task_in_flight(self):
-        """Whether a worker holds a message now (one not visible in the default queue)."""
+        """Whether a worker holds a message now (one not visible in its queues)."""
+        workers = self.fleet.workers
         try:
-            url = self._sqs.get_queue_url(QueueName="stratus-default")["QueueUrl"]
-            attributes = self._sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+            return any(workers.queue_attribute(name, "ApproximateNumberOfMessagesNotVisible")
+                       for name in workers.queue_names)
         except Exception:  # noqa: BLE001 - try again on the next look
             return False
-        return int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"]) > 0
 
 
 def run_mode(mode, args):
     """One fleet under chaos: the figures of its table column."""
     port = free_port()
-    database = f"stratus_chaos_{mode}_{port}"
-    reset_database(database)
+    database_name = f"stratus_chaos_{mode}_{port}"
+    reset_database(database_name)
     run_dir = os.path.join(ROOT, "var", f"chaos-{mode}-{port}")
     settings_module, (worker_min, worker_max) = MODES[mode]
     config = FleetConfig(
         port=port, run_dir=run_dir, web_min=args.web_min, web_max=args.web_max,
         worker_min=worker_min, worker_max=worker_max, web_target=UNSET_TARGET,
         timings=CHAOS_TIMINGS, simpledb_fail_rate=SIMPLEDB_FAIL_RATE,
-        environment={"DATABASE_URL": POSTGRES + database,
+        environment={"DATABASE_URL": POSTGRES + database_name,
                      "DJANGO_SETTINGS_MODULE": settings_module},
         web_environment={"STRATUS_BASELINE_DIR": "{run_dir}"})
     print(f"[{mode}] starting the fleet on port {port} ...", flush=True)
@@ -197,13 +193,8 @@ def run_mode(mode, args):
     finally:
         fleet.stop()
         if not args.keep_logs:
-            subprocess.run([sys.executable, "-c", _DROP.format(database=database)], cwd=ROOT,
-                           timeout=60)
+            reset_database(database_name, "--drop")
             shutil.rmtree(run_dir, ignore_errors=True)
-
-
-_DROP = ("import psycopg; c = psycopg.connect('" + POSTGRES + "postgres', autocommit=True); "
-         "c.execute('DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)')")
 
 
 _ID = re.compile(r"/[A-Za-z0-9_-]{22}/")

@@ -17,14 +17,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import boto3
-
 from localaws import free_port
 from localaws.autoscaling import policy
 from localaws.autoscaling.controller import (IN_SERVICE, Controller, GroupConfig, Timings,
                                              WebGroup, WorkerGroup)
 from localaws.autoscaling.processes import kill_tree, start
-from localaws.autoscaling.service import AutoScalingService, GroupSpec
+from localaws.autoscaling.service import AutoScalingService, GroupSpec, local_client
 from localaws.balancer import Balancer, BalancerConfig, HealthCheck
 from localaws.imds import MetadataServer
 
@@ -180,8 +178,7 @@ class Fleet:
         self.web = controller.add(WebGroup(controller, GroupConfig(
             GroupSpec(WEB_GROUP, config.web_min, config.web_max), list(config.web_command),
             config.web_target, config.web_environment), self.balancer))
-        sqs = boto3.client("sqs", endpoint_url=self.moto_url, region_name="us-east-1",
-                           aws_access_key_id="local", aws_secret_access_key="local")
+        sqs = local_client("sqs", self.moto_url)
         self.workers = controller.add(WorkerGroup(controller, GroupConfig(
             GroupSpec(WORKER_GROUP, config.worker_min, config.worker_max, WORKER_HOOK,
                       config.worker_hook_timeout),

@@ -28,6 +28,7 @@ import http.client
 import logging
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections import deque
@@ -137,7 +138,6 @@ class Group:
         self.members = {}
         #: Why the next instances Auto Scaling launches are launched, oldest first.
         self._launch_reasons = deque()
-        self.last_decision = None
         self._requested = None
 
     # -- the loop's steps -------------------------------------------------------------
@@ -167,7 +167,6 @@ class Group:
         decision = self.policy.evaluate(now, capacity=len(active) + pending,
                                         warming=len(warming) + pending,
                                         metric=self.metric(now))
-        self.last_decision = decision
         self._resize(now, active, decision.desired, decision.reason)
 
     def request_capacity(self, capacity):
@@ -252,6 +251,9 @@ class Group:
 
     # -- per kind ---------------------------------------------------------------------
 
+    def refresh(self):
+        """Read, once per tick, what `advance` needs beyond Auto Scaling's instances."""
+
     def instance_environment(self, member):
         return {}
 
@@ -294,7 +296,7 @@ class WebGroup(Group):
         self._stats = {}
 
     def refresh(self):
-        """Read the balancer's view of every slot once per tick."""
+        """Read the balancer's view of every slot."""
         self._stats = {server.name: server for server in self.balancer.runtime.stats()}
 
     def metric(self, now):
@@ -394,20 +396,24 @@ class WorkerGroup(Group):
         self.metadata = metadata
         self.sqs = sqs
         self.queue_names = queue_names
+        self._queue_urls = {}
 
     def visible_messages(self):
         """Visible messages over the worker's queues (absent ones: 0): the SQS attribute
         ApproximateNumberOfMessages, CloudWatch's ApproximateNumberOfMessagesVisible."""
-        total = 0
-        for name in self.queue_names:
-            try:
-                url = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
-                attributes = self.sqs.get_queue_attributes(
-                    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-            except self.sqs.exceptions.QueueDoesNotExist:
-                continue
-            total += int(attributes["Attributes"]["ApproximateNumberOfMessages"])
-        return total
+        return sum(self.queue_attribute(name, "ApproximateNumberOfMessages")
+                   for name in self.queue_names)
+
+    def queue_attribute(self, name, attribute):
+        """One numeric attribute of queue `name`; 0 while the queue does not exist."""
+        try:
+            if name not in self._queue_urls:
+                self._queue_urls[name] = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            found = self.sqs.get_queue_attributes(QueueUrl=self._queue_urls[name],
+                                                  AttributeNames=[attribute])
+        except self.sqs.exceptions.QueueDoesNotExist:
+            return 0
+        return int(found["Attributes"][attribute])
 
     def metric(self, now):
         in_service = [m for m in self.members.values() if m.state == IN_SERVICE]
@@ -496,8 +502,7 @@ class Controller:
     def step(self, now):
         """One tick: reconcile every group with Auto Scaling; a datapoint when one is due."""
         for group in self.groups:
-            if isinstance(group, WebGroup):
-                group.refresh()
+            group.refresh()
             group.reconcile(now, self.service.instances(group.name))
             group.apply_request(now)
         if self._next_datapoint is None:
@@ -527,7 +532,7 @@ class Controller:
         for member in members:
             try:
                 member.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired
+            except subprocess.TimeoutExpired:
                 processes.kill_tree(member.process)
 
     def ready(self):

@@ -32,16 +32,20 @@ class GroupSpec:
     hook_timeout: int = 60
 
 
+def local_client(service, endpoint_url, region="us-east-1"):
+    """A boto3 client of the local stack's `service` (moto accepts any credentials)."""
+    return boto3.client(service, endpoint_url=endpoint_url, region_name=region,
+                        aws_access_key_id="local", aws_secret_access_key="local",
+                        config=Config(retries={"mode": "standard", "max_attempts": 3},
+                                      connect_timeout=2, read_timeout=10))
+
+
 class AutoScalingService:
     """Calls on moto's Auto Scaling (and EC2, for the launch template) at `endpoint_url`."""
 
-    def __init__(self, endpoint_url, region="us-east-1"):
-        options = dict(endpoint_url=endpoint_url, region_name=region,
-                       aws_access_key_id="local", aws_secret_access_key="local",
-                       config=Config(retries={"mode": "standard", "max_attempts": 3},
-                                     connect_timeout=2, read_timeout=10))
-        self.autoscaling = boto3.client("autoscaling", **options)
-        self.ec2 = boto3.client("ec2", **options)
+    def __init__(self, endpoint_url):
+        self.autoscaling = local_client("autoscaling", endpoint_url)
+        self.ec2 = local_client("ec2", endpoint_url)
 
     def create_group(self, spec):
         """The group at its minimum size (and its hook); returns the instance ids launched."""

@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 
-import psycopg
 import pytest
 import requests
 
@@ -37,9 +36,7 @@ def fleet(tmp_path_factory):
     """Two web nodes (up to 3) and one worker (up to 2), with a user `rover`."""
     require_haproxy()
     database = f"stratus_fleet_test_{os.getpid()}_{secrets.token_hex(3)}"
-    reset = subprocess.run([sys.executable, "bin/reset-database", POSTGRES + database],
-                           cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert reset.returncode == 0, reset.stderr
+    reset_database(database)
     config = FleetConfig(
         port=free_port(), run_dir=str(tmp_path_factory.mktemp("fleet")), web_min=2, web_max=3,
         worker_min=1, worker_max=2, timings=TIMINGS, worker_hook_timeout=30,
@@ -57,8 +54,13 @@ def fleet(tmp_path_factory):
         yield fleet
     finally:
         fleet.stop()
-        with psycopg.connect(POSTGRES + "postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        reset_database(database, "--drop")
+
+
+def reset_database(name, *flags):
+    result = subprocess.run([sys.executable, "bin/reset-database", *flags, POSTGRES + name],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
 
 
 def manage(fleet, *args):
