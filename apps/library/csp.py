@@ -1,0 +1,44 @@
+"""The media bucket's origin in the Content Security Policy, for the pages that need it.
+
+The site's policy lets pages fetch and show only what the site itself serves. A page that
+shows a stored image (a preview) or sends bytes to S3 (the uploader) must also name the
+bucket's origin: S3's own in production, the local stack's in development and tests.
+"""
+
+from functools import wraps
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+
+def media_origin():
+    """The scheme and host that the default storage's URLs point to; None if they are the
+    site's own (a storage with relative URLs).
+
+    Read from a URL the storage signs (locally, no call to S3), so it follows the endpoint,
+    addressing style and region the storage really uses.
+    """
+    parts = urlsplit(default_storage.url("origin-probe"))
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else None
+
+
+def allow_media_origin(*directives):
+    """A view decorator: the response's policy also allows the media origin in `directives`
+    (e.g. "img-src", "connect-src")."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            response = view(request, *args, **kwargs)
+            origin = media_origin()
+            if origin:
+                policy = dict(getattr(response, "_csp_config", settings.SECURE_CSP))
+                for directive in directives:
+                    policy[directive] = [*policy.get(directive, []), origin]
+                response._csp_config = policy
+            return response
+
+        return wrapped
+
+    return decorator
