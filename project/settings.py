@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "storages",
     "storage_backends",
     "apps.library",
+    "apps.uploads",
     "apps.ops",
 ]
 
@@ -160,7 +161,22 @@ STRATUS_DOWNLOAD_URL_EXPIRY = env.int("STRATUS_DOWNLOAD_URL_EXPIRY", 300, minimu
 # when its page is opened (at most once per this many seconds): the node that stored it may
 # have died between committing the row and sending the task.
 STRATUS_FACTS_RESEND_AFTER = env.int("STRATUS_FACTS_RESEND_AFTER", 60, minimum=1)
-STRATUS_UPLOAD_MAX_BYTES = env.int("STRATUS_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
+# Browsers send files straight to S3 (apps/uploads, docs/uploads.md): up to this size, as one
+# presigned POST up to STRATUS_UPLOAD_MULTIPART_THRESHOLD, in parallel multipart parts above.
+STRATUS_UPLOAD_MAX_BYTES = env.int("STRATUS_UPLOAD_MAX_BYTES", 5 * 1024**3, minimum=1)
+STRATUS_UPLOAD_MULTIPART_THRESHOLD = env.int("STRATUS_UPLOAD_MULTIPART_THRESHOLD",
+                                             16 * 1024**2, minimum=0)
+# How long a presigned POST or part URL stays valid; parts are signed shortly before use.
+STRATUS_UPLOAD_URL_EXPIRY = env.int("STRATUS_UPLOAD_URL_EXPIRY", 900, minimum=60)
+# Unfinished uploads a user may hold at once, and how long one is kept before
+# `manage.py clearuploads` aborts it (S3's lifecycle rule also aborts parts after a day).
+STRATUS_UPLOAD_PENDING_MAX = env.int("STRATUS_UPLOAD_PENDING_MAX", 20, minimum=1)
+STRATUS_UPLOAD_PENDING_EXPIRY = env.int("STRATUS_UPLOAD_PENDING_EXPIRY", 24 * 3600,
+                                        minimum=60)
+# The plain upload form, for browsers without JavaScript, sends the file through the node:
+# a much lower limit, since the node carries every byte.
+STRATUS_FORM_UPLOAD_MAX_BYTES = env.int("STRATUS_FORM_UPLOAD_MAX_BYTES",
+                                        min(100 * 1024**2, STRATUS_UPLOAD_MAX_BYTES), minimum=1)
 # Bigger uploads stream to a temporary file that Django deletes when the request ends.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
@@ -169,7 +185,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Both the node's nginx and Django refuse more with 413 (apps.ops.bodies).
 STRATUS_BODY_MAX_BYTES = env.int("STRATUS_BODY_MAX_BYTES", 2_621_440, minimum=1024)
 STRATUS_UPLOAD_BODY_MAX_BYTES = env.int("STRATUS_UPLOAD_BODY_MAX_BYTES",
-                                        STRATUS_UPLOAD_MAX_BYTES + 65_536, minimum=1024)
+                                        STRATUS_FORM_UPLOAD_MAX_BYTES + 65_536, minimum=1024)
 FILE_UPLOAD_HANDLERS = [
     "apps.ops.bodies.BoundedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",

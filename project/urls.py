@@ -10,6 +10,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="library:list"), name="home"),
     path("", include("apps.ops.urls")),
     path("accounts/", include("apps.accounts.urls")),
+    # After the library: apps.library.urls registers the public_id converter both use.
     path("library/", include("apps.library.urls")),
+    path("library/uploads/", include("apps.uploads.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -24,9 +24,9 @@ class UploadForm(forms.ModelForm):
         fields = ["file", "title"]
 
     def clean_file(self):
-        """Refuse a file over STRATUS_UPLOAD_MAX_BYTES, naming the limit in human units."""
+        """Refuse a file over STRATUS_FORM_UPLOAD_MAX_BYTES, naming the limit in human units."""
         upload = self.cleaned_data["file"]
-        limit = settings.STRATUS_UPLOAD_MAX_BYTES
+        limit = settings.STRATUS_FORM_UPLOAD_MAX_BYTES
         if upload.size > limit:
             raise forms.ValidationError(
                 "The file is %(size)s; files can be at most %(limit)s.",

@@ -2,7 +2,7 @@
 
 A node reads at most `STRATUS_BODY_MAX_BYTES` from any request, and at most
 `STRATUS_UPLOAD_BODY_MAX_BYTES` from the upload form's URL, whose file may hold
-`STRATUS_UPLOAD_MAX_BYTES`. Three layers apply them, each for a case the one before cannot
+`STRATUS_FORM_UPLOAD_MAX_BYTES`. Three layers apply them, each for a case the one before cannot
 see (docs/nodes.md, "Request bodies"):
 
 1. the node's nginx (`client_max_body_size`, per URL, rendered from `limits()`), which
@@ -10,7 +10,7 @@ see (docs/nodes.md, "Request bodies"):
 2. `apps.ops.middleware.RequestBodyLimitMiddleware`, which refuses a declared length over
    the limit before anything reads the body, and bounds the stream for the rest;
 3. `BoundedUploadHandler`, first of `FILE_UPLOAD_HANDLERS`, which stops a multipart file
-   once it passes `STRATUS_UPLOAD_MAX_BYTES`, before its excess reaches a temporary file.
+   once it passes `STRATUS_FORM_UPLOAD_MAX_BYTES`, before its excess reaches a temporary file.
 
 A body stopped by 2 or 3 raises `RequestBodyTooLarge`; the middleware turns the request
 into the 413 page.
@@ -44,7 +44,7 @@ def limits():
 
 def error_page_context():
     """What the 413 page says; Django and the node's nginx show it with the same values."""
-    return {"upload_max": settings.STRATUS_UPLOAD_MAX_BYTES,
+    return {"upload_max": settings.STRATUS_FORM_UPLOAD_MAX_BYTES,
             "body_max": settings.STRATUS_BODY_MAX_BYTES}
 
 
@@ -98,7 +98,7 @@ class BoundedStream:
 
 
 class BoundedUploadHandler(FileUploadHandler):
-    """Stops an uploaded file once it passes STRATUS_UPLOAD_MAX_BYTES.
+    """Stops an uploaded file once it passes STRATUS_FORM_UPLOAD_MAX_BYTES.
 
     First in FILE_UPLOAD_HANDLERS, so it sees each chunk before the handlers that keep it
     in memory or write it to a temporary file: nothing past the limit is stored, and a
@@ -107,7 +107,7 @@ class BoundedUploadHandler(FileUploadHandler):
 
     def __init__(self, request=None):
         super().__init__(request)
-        self.limit = settings.STRATUS_UPLOAD_MAX_BYTES
+        self.limit = settings.STRATUS_FORM_UPLOAD_MAX_BYTES
 
     def new_file(self, field_name, file_name, content_type, content_length, charset=None,
                  content_type_extra=None):

@@ -7,6 +7,7 @@ import uuid
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.contrib.auth import SESSION_KEY
+from django.http import JsonResponse
 from django.shortcuts import render
 
 from storage_backends.simpledb.cache import Contended
@@ -16,6 +17,10 @@ from . import bodies
 from .logging import request_id
 
 log = logging.getLogger(__name__)
+
+#: What a script is told when an AWS service cannot be reached (the 503 page says as much).
+UNAVAILABLE_MESSAGE = ("A service the site depends on cannot be reached right now. Please try "
+                       "again in a moment.")
 
 #: An id from the load balancer (X-Request-ID) is kept if it looks like one.
 _ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:=-]{1,128}")
@@ -107,4 +112,8 @@ class ServiceUnavailableMiddleware:
         if not is_unavailable(exception):
             return None
         log.error("AWS dependency unavailable: %s: %s", type(exception).__name__, exception)
+        if "application/json" in request.headers.get("Accept", ""):
+            # A script's call (the uploader's): an answer it can show, not a page.
+            return JsonResponse({"error": UNAVAILABLE_MESSAGE, "code": "unavailable"},
+                                status=503)
         return render(request, "503.html", status=503)

@@ -125,21 +125,21 @@ def test_an_empty_file_stores_nothing(user_client, s3):
 def test_a_file_over_the_limit_is_refused_with_the_413_page(user_client, settings):
     # The upload handler stops the file as it passes the limit (tests/site/
     # test_request_bodies.py); the form's own check below never sees it.
-    settings.STRATUS_UPLOAD_MAX_BYTES = 10
+    settings.STRATUS_FORM_UPLOAD_MAX_BYTES = 10
     response = upload(user_client, unique("big.txt"), b"x" * 11)
     assert response.status_code == 413
     assert "<title>Too large — Stratus</title>" in response.content.decode()
 
 
 def test_the_form_refuses_a_file_over_the_limit_naming_it_in_human_units(settings):
-    settings.STRATUS_UPLOAD_MAX_BYTES = 2048
+    settings.STRATUS_FORM_UPLOAD_MAX_BYTES = 2048
     form = UploadForm({"title": ""}, {"file": SimpleUploadedFile("big.txt", b"x" * 2049)})
     [error] = form.errors["file"]
     assert error == f"The file is {filesizeformat(2049)}; files can be at most 2.0\xa0KB."
 
 
 def test_a_file_over_the_limit_stores_nothing(user_client, settings, s3):
-    settings.STRATUS_UPLOAD_MAX_BYTES = 10
+    settings.STRATUS_FORM_UPLOAD_MAX_BYTES = 10
     name = unique("big.txt")
     upload(user_client, name, b"x" * 11)
     assert not File.objects.exists()
@@ -147,7 +147,7 @@ def test_a_file_over_the_limit_stores_nothing(user_client, settings, s3):
 
 
 def test_a_file_at_the_limit_is_accepted(user_client, settings):
-    settings.STRATUS_UPLOAD_MAX_BYTES = 10
+    settings.STRATUS_FORM_UPLOAD_MAX_BYTES = 10
     response = upload(user_client, unique("exact.txt"), b"x" * 10)
     assert response.status_code == 302
 

@@ -123,7 +123,7 @@ def test_the_413_page_is_the_sites_page_naming_the_limits(client, settings):
     response = declared_post(client, "/healthz", ATTACK_LENGTH)
     page = response.content.decode()
     assert "<title>Too large — Stratus</title>" in page
-    assert "100.0\xa0MB" in page  # STRATUS_UPLOAD_MAX_BYTES
+    assert "100.0\xa0MB" in page  # STRATUS_FORM_UPLOAD_MAX_BYTES
     assert "2.5\xa0MB" in page  # STRATUS_BODY_MAX_BYTES
     assert response["Content-Type"].startswith("text/html")
 
@@ -162,23 +162,23 @@ def multipart_upload(client, data, name="big.bin"):
 def test_a_file_passing_the_upload_limit_mid_body_is_stopped_there(user_client, settings,
                                                                    temp_dir):
     # A body within the URL's limit whose file is not: the upload handler stops it.
-    settings.STRATUS_UPLOAD_MAX_BYTES = 256 * 1024
+    settings.STRATUS_FORM_UPLOAD_MAX_BYTES = 256 * 1024
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # every file through a temporary file
     response, stream = multipart_upload(user_client, b"f" * (4 * MB))
     assert response.status_code == 413
     # Django reads in 64 KiB chunks: it stopped within one of passing the limit.
-    assert stream.bytes_read <= settings.STRATUS_UPLOAD_MAX_BYTES + 2 * 64 * 1024
+    assert stream.bytes_read <= settings.STRATUS_FORM_UPLOAD_MAX_BYTES + 2 * 64 * 1024
     assert os.listdir(temp_dir) == []
 
 
 def test_a_file_at_the_upload_limit_is_accepted(user_client, settings):
-    settings.STRATUS_UPLOAD_MAX_BYTES = 256 * 1024
+    settings.STRATUS_FORM_UPLOAD_MAX_BYTES = 256 * 1024
     response, _ = multipart_upload(user_client, b"f" * (256 * 1024))
     assert response.status_code == 302
 
 
 def test_a_file_part_declaring_a_size_over_the_limit_is_refused_before_it_is_stored(settings):
-    settings.STRATUS_UPLOAD_MAX_BYTES = 1000
+    settings.STRATUS_FORM_UPLOAD_MAX_BYTES = 1000
     handler = bodies.BoundedUploadHandler(RequestFactory().post("/", {}))
     with pytest.raises(bodies.RequestBodyTooLarge):
         handler.new_file("file", "big.bin", "application/octet-stream", 1001)

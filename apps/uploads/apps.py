@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class UploadsConfig(AppConfig):
+    """Direct uploads: browsers send file bytes straight to S3; the node signs, checks, records."""
+
+    name = "apps.uploads"
+    verbose_name = "Uploads"
