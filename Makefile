@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv fleet chaos bench bench-sessions bench-tasks clean
+.PHONY: run test venv assets fleet chaos bench bench-sessions bench-tasks clean
 
 venv: $(STAMP)
 
@@ -16,7 +16,13 @@ $(STAMP): requirements.txt requirements-dev.txt .python-version
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-test: $(STAMP)
+# The browser uploader, bundled from assets/ and package-lock.json (bin/build-assets).
+ASSETS := apps/uploads/static/uploads/uploader.js
+assets: $(ASSETS)
+$(ASSETS): package.json package-lock.json $(wildcard assets/*)
+	bin/build-assets
+
+test: $(STAMP) $(ASSETS)
 	bin/install-system-packages
 	$(PY) -m pytest
 
@@ -26,7 +32,7 @@ PORT ?= 8000
 # and SQS live in memory, so each run starts from an empty site: the database and
 # SimpleDB data under var/ are reset to match. A port already taken stops it at once, in
 # one line (the URL is in STRATUS_SITE_URL and the bucket's CORS rule: no silent move).
-run: $(STAMP)
+run: $(STAMP) $(ASSETS)
 	@bin/install-system-packages nginx
 	@$(PY) bin/check-port $(PORT)
 	rm -rf var/db.sqlite3 var/localaws var/localaws.env var/localaws.env.clients
@@ -42,7 +48,7 @@ WORKER_MAX ?= 3
 FLEET_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stratus_fleet_$(PORT)
 
 # The site as an auto-scaled fleet behind HAProxy on PORT, in the foreground until Ctrl-C.
-fleet: $(STAMP)
+fleet: $(STAMP) $(ASSETS)
 	@bin/install-system-packages nginx haproxy
 	@$(PY) bin/check-port $(PORT) "make fleet"
 	@$(PY) bin/reset-database "$(FLEET_DATABASE_URL)"
@@ -55,7 +61,7 @@ fleet: $(STAMP)
 # free loopback ports, CHAOS_SECONDS each (see README, "The fleet").
 CHAOS_SECONDS ?= 300
 CHAOS_USERS ?= 40
-chaos: $(STAMP)
+chaos: $(STAMP) $(ASSETS)
 	@bin/install-system-packages nginx haproxy
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/fleet.py --seconds $(CHAOS_SECONDS) --users $(CHAOS_USERS)
 

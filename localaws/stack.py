@@ -2,7 +2,8 @@
 our SimpleDB.
 
 moto serves every service it knows on one port, telling them apart by each request's
-signature; S3, SQS (a message-losing race fixed by `localaws.sqs_delete_race`) and Auto
+signature; S3 (POST uploads answered with the headers S3 sends, `localaws.s3_post_object`),
+SQS (a message-losing race fixed by `localaws.sqs_delete_race`) and Auto
 Scaling (its lifecycle actions completed by `localaws.lifecycle_actions`) are the ones
 Stratus uses there. SimpleDB gets its own port because moto's SimpleDB lacks most of the
 API (see `localaws.simpledb`). moto checks no
@@ -55,10 +56,11 @@ class MotoServer:
     def __init__(self, sock):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from . import lifecycle_actions, sqs_delete_race
+        from . import lifecycle_actions, s3_post_object, sqs_delete_race
 
         lifecycle_actions.install()  # lifecycle hooks that hold and release instances
         sqs_delete_race.install()  # no message lost to a concurrent delete
+        s3_post_object.install()  # a browser's POST upload answered with ETag and CORS
         host, port = sock.getsockname()[:2]
         app = DomainDispatcherApplication(create_backend_app)
         # werkzeug serves a duplicate of the socket (fd=): it neither binds nor exits.

@@ -29,7 +29,8 @@ def _cors_rule(origins):
         "AllowedOrigins": origins,
         "AllowedMethods": CORS_METHODS,
         "AllowedHeaders": ["*"],
-        "ExposeHeaders": ["ETag"],
+        # The uploader reads each part's ETag, and a POST upload's Location.
+        "ExposeHeaders": ["ETag", "Location"],
         "MaxAgeSeconds": 3000,
     }
 

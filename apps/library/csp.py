@@ -11,6 +11,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.files.storage import default_storage
 
+#: Stands for the media bucket's origin in `extend_csp`'s sources, resolved per response.
+MEDIA_ORIGIN = object()
+
 
 def media_origin():
     """The scheme and host that the default storage's URLs point to; None if they are the
@@ -23,22 +26,29 @@ def media_origin():
     return f"{parts.scheme}://{parts.netloc}" if parts.netloc else None
 
 
-def allow_media_origin(*directives):
-    """A view decorator: the response's policy also allows the media origin in `directives`
-    (e.g. "img-src", "connect-src")."""
+def extend_csp(**sources):
+    """A view decorator adding sources to directives of the response's policy, e.g.
+    `extend_csp(connect_src=[MEDIA_ORIGIN])`; underscores in names stand for hyphens."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             response = view(request, *args, **kwargs)
             origin = media_origin()
-            if origin:
-                policy = dict(getattr(response, "_csp_config", settings.SECURE_CSP))
-                for directive in directives:
-                    policy[directive] = [*policy.get(directive, []), origin]
-                response._csp_config = policy
+            policy = dict(getattr(response, "_csp_config", settings.SECURE_CSP))
+            for name, added in sources.items():
+                directive = name.replace("_", "-")
+                resolved = [origin if source is MEDIA_ORIGIN else source for source in added]
+                policy[directive] = [*policy.get(directive, []), *filter(None, resolved)]
+            response._csp_config = policy
             return response
 
         return wrapped
 
     return decorator
+
+
+def allow_media_origin(*directives):
+    """A view decorator: the response's policy also allows the media origin in `directives`
+    (e.g. "img-src", "connect-src")."""
+    return extend_csp(**{directive: [MEDIA_ORIGIN] for directive in directives})

@@ -2,6 +2,7 @@
 
 from functools import partial
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -10,7 +11,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from apps.uploads.page import uploader_context
 from storage_backends.budget import aws_budget_for_transfer
+
+from .csp import MEDIA_ORIGIN, extend_csp
 
 from .forms import UploadForm
 from .models import File
@@ -36,8 +40,12 @@ def file_list(request):
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
+# The uploader sends files to the bucket; Uppy's stylesheet draws a few icons as data: SVGs.
+@extend_csp(connect_src=[MEDIA_ORIGIN], img_src=["data:"])
 def upload(request):
-    """Upload one file, then go to its page; a background task records its facts.
+    """The upload page: the uploader sends files straight to S3 (apps.uploads); its plain
+    form, for browsers without JavaScript, uploads one file through this node, then goes to
+    its page. A background task records each file's facts.
 
     The task is sent once the row is committed (at once outside a transaction), so the
     worker finds the row. Sending it cannot fail the upload: enqueue_file_facts logs an
@@ -55,7 +63,9 @@ def upload(request):
             return redirect(file)
     else:
         form = UploadForm()
-    return render(request, "library/file_form.html", {"form": form})
+    return render(request, "library/file_form.html", {
+        "form": form, "form_max_bytes": settings.STRATUS_FORM_UPLOAD_MAX_BYTES,
+        **uploader_context(request.user)})
 
 
 @login_required

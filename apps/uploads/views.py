@@ -25,6 +25,7 @@ from apps.library.models import File
 from . import parts
 from .bucket import UploadBucket
 from .models import FINGERPRINT_LENGTH, PendingUpload
+from .page import describe
 from .publish import Refused, publish, too_big_message
 
 logger = logging.getLogger(__name__)
@@ -118,9 +119,7 @@ def uploads(request):
     """
     if request.method == "GET":
         return JsonResponse({"uploads": [
-            {"upload": p.token, "name": p.original_name, "size": p.size,
-             "fingerprint": p.fingerprint, "multipart": p.multipart}
-            for p in PendingUpload.objects.filter(owner=request.user)]})
+            describe(pending) for pending in PendingUpload.objects.filter(owner=request.user)]})
     body = _json_body(request)
     name = files.display_name(_text(body, "name", MAX_NAME_CHARACTERS, required=True))
     title = _text(body, "title", File._meta.get_field("title").max_length)

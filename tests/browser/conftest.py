@@ -31,10 +31,31 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
+def media_cors(live_server):
+    """The media bucket's CORS rule names the live server's origin, as provision_aws names
+    the site's: the uploader sends files there from the page."""
+    from django.conf import settings
+
+    from storage_backends.provisioning import Provisioner
+
+    Provisioner(sqs=False, sdb=False).ensure_bucket(settings.STRATUS_MEDIA_BUCKET,
+                                                     [live_server.url])
+
+
+@pytest.fixture
+def page(browser, live_server, media_cors):
     """A fresh browser context (no cookies) on the live test server."""
     context = browser.new_context(base_url=live_server.url, accept_downloads=True)
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
+    context.close()
+
+
+@pytest.fixture
+def page_without_script(browser, live_server):
+    """A fresh browser context with JavaScript off: the site's plain forms only."""
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    context.set_default_timeout(15_000)
+    yield context.new_page()
     context.close()

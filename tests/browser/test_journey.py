@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from tests.browser.uploading import choose, upload, upload_without_script
 # The task backend on fresh queues and an in-process worker, for the file-facts journey.
 from tests.tasks.conftest import run_worker, task_options, tasks  # noqa: F401
 
@@ -42,15 +43,6 @@ def sign_up(page, username):
     page.fill("input[name=password2]", PASSWORD)
     page.click("button:has-text('Sign up')")
     page.wait_for_url("**/library/")
-
-
-def upload(page, path, title=""):
-    page.goto("/library/upload/")
-    page.set_input_files("input[name=file]", str(path))
-    if title:
-        page.fill("input[name=title]", title)
-    page.click("main button:has-text('Upload')")
-    page.wait_for_url(FILE_URL)
 
 
 def test_sign_up_upload_download_delete(page, tmp_path):
@@ -93,13 +85,33 @@ def test_log_out_and_back_in(page):
     assert "Your files" in page.inner_text("h1")
 
 
-def test_an_empty_file_gets_a_form_error_in_the_page(page, tmp_path):
+def test_an_empty_file_is_refused_by_the_uploader(page, tmp_path):
     sign_up(page, "emptyhanded")
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
-    page.goto("/library/upload/")
-    page.set_input_files("input[name=file]", str(empty))
-    page.click("main button:has-text('Upload')")
+    choose(page, empty)
+    page.wait_for_selector(".uppy-Informer:has-text('The file is empty.')")
+    assert page.locator(".uppy-Dashboard-Item").count() == 0
+
+
+def test_without_javascript_the_plain_form_uploads_through_the_node(page_without_script,
+                                                                    tmp_path):
+    page = page_without_script
+    sign_up(page, "noscript")
+    assert page.locator("#uploader").is_hidden()
+    notes = tmp_path / "plain.txt"
+    notes.write_bytes(b"sent the old way\n")
+    upload_without_script(page, notes)
+    page.wait_for_url(FILE_URL)
+    assert page.inner_text("h1") == "plain.txt"
+
+
+def test_without_javascript_an_empty_file_gets_a_form_error(page_without_script, tmp_path):
+    page = page_without_script
+    sign_up(page, "emptyhanded")
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    upload_without_script(page, empty)
     assert "/library/upload/" in page.url
     assert "empty" in page.inner_text("main").lower()
 
@@ -130,11 +142,7 @@ def test_a_file_keeps_its_name_as_given(page, tmp_path, screenshots):
 
 def test_markup_in_a_name_shows_as_text(page):
     sign_up(page, "marked")
-    page.goto("/library/upload/")
-    page.set_input_files("input[name=file]", files=[
-        {"name": MARKUP, "mimeType": "text/plain", "buffer": b"harmless\n"}])
-    page.click("main button:has-text('Upload')")
-    page.wait_for_url(FILE_URL)
+    upload(page, {"name": MARKUP, "mimeType": "text/plain", "buffer": b"harmless\n"})
     assert page.inner_text("h1") == MARKUP
     assert page.locator("main img").count() == 0
     assert page.title() != "1"
