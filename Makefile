@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv assets fleet chaos bench bench-sessions bench-tasks clean
+.PHONY: run test venv assets fleet chaos bench bench-sessions bench-tasks bench-uploads clean
 
 venv: $(STAMP)
 
@@ -75,6 +75,12 @@ bench-sessions: $(STAMP)
 
 bench-tasks: $(STAMP)
 	$(PY) bench/tasks.py
+
+# Uploads through one web node vs straight to S3, 1/50/500 MB (UPLOAD_SIZES=1MB,17MiB: quick).
+UPLOAD_SIZES ?= 1MB,50MB,500MB
+bench-uploads: $(STAMP)
+	@bin/install-system-packages nginx
+	$(PY) bench/uploads.py --sizes $(UPLOAD_SIZES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
