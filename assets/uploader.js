@@ -15,7 +15,7 @@ function start (root) {
   const maxBytes = Number(config.maxBytes)
   const threshold = Number(config.multipartThreshold)
   // Parts are signed in batches shortly before use, and again once half their life is gone.
-  const signBatch = 16
+  const signBatch = Number(config.signBatch)
   const signedLifeMs = Number(config.urlExpiry) * 1000 / 2
   const csrf = document.querySelector('input[name=csrfmiddlewaretoken]').value
   const ownerField = config.ownerField ? document.getElementById(config.ownerField) : null
@@ -48,8 +48,26 @@ function start (root) {
     if (response.status === 204) return {}
     let answer = {}
     try { answer = await response.json() } catch { /* not JSON: told below */ }
-    if (!response.ok) throw new Error(answer.error || `The site answered ${response.status}.`)
+    if (!response.ok) {
+      const error = new Error(answer.error || `The site answered ${response.status}.`)
+      Object.assign(error, { status: response.status, code: answer.code })
+      throw error
+    }
     return answer
+  }
+
+  // Publish an upload S3 holds. Joining a big one can outlast a call (503) or still be
+  // under way when asked again (409 "joining"): asking again is safe, the site publishes once.
+  async function complete (upload) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        upload.published = await call('POST', `${api}${upload.upload}/complete/`, { key: upload.key })
+        return upload.published
+      } catch (error) {
+        if (attempt >= 5 || !(error.status === 503 || error.code === 'joining')) throw error
+        await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** attempt))
+      }
+    }
   }
 
   function fingerprint (file) {
@@ -64,8 +82,23 @@ function start (root) {
       call('DELETE', `${api}${earlier.upload}/`).catch(() => {}) // a retry: forget the last try
     }
     const answer = await call('POST', api, body)
-    issued.set(file.id, { ...answer, signed: new Map() })
+    const upload = { ...answer, signed: new Map() }
+    if (answer.signed) remember(upload, Promise.resolve(answer.signed), Object.keys(answer.signed.parts).map(Number))
+    issued.set(file.id, upload)
     return answer
+  }
+
+  // Keep a batch of signed part URLs (`batch`: a promise of the sign answer) for `numbers`.
+  function remember (upload, batch, numbers) {
+    const at = Date.now()
+    for (const n of numbers) {
+      const url = batch.then((signed) => {
+        const query = new URLSearchParams({ ...signed.query, ...signed.parts[String(n)] })
+        return `${signed.url}?${query}`
+      })
+      upload.signed.set(n, { at, url })
+    }
+    batch.catch(() => numbers.forEach((n) => upload.signed.delete(n)))
   }
 
   function signedUrl (upload, partNumber) {
@@ -76,15 +109,7 @@ function start (root) {
       for (let n = partNumber; n <= upload.parts && numbers.length < signBatch; n++) {
         if (!fresh(n)) numbers.push(n)
       }
-      const batch = call('POST', `${api}${upload.upload}/sign/`, { parts: numbers })
-      for (const n of numbers) {
-        const url = batch.then((signed) => {
-          const query = new URLSearchParams({ ...signed.query, ...signed.parts[String(n)] })
-          return `${signed.url}?${query}`
-        })
-        upload.signed.set(n, { at: now, url })
-      }
-      batch.catch(() => numbers.forEach((n) => upload.signed.delete(n)))
+      remember(upload, call('POST', `${api}${upload.upload}/sign/`, { parts: numbers }), numbers)
     }
     return upload.signed.get(partNumber).url
   }
@@ -128,10 +153,8 @@ function start (root) {
       issued.delete(file.id)
       if (upload) await call('DELETE', `${api}${upload.upload}/`)
     },
-    async completeMultipartUpload (file, { key }) {
-      const answer = await call('POST', `${api}${issued.get(file.id).upload}/complete/`, { key })
-      issued.get(file.id).published = answer
-      return { location: answer.url }
+    async completeMultipartUpload (file) {
+      return { location: (await complete(issued.get(file.id))).url }
     }
   })
 
@@ -153,7 +176,7 @@ function start (root) {
       const upload = issued.get(id)
       if (!upload || upload.method !== 'post' || upload.published) continue
       try {
-        upload.published = await call('POST', `${api}${upload.upload}/complete/`, { key: upload.key })
+        await complete(upload)
       } catch (error) {
         uppy.emit('upload-error', uppy.getFile(id), error)
       }

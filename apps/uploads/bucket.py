@@ -17,6 +17,9 @@ ENCRYPTION = "AES256"
 #: The type given to the stored object: the site decides and sends the real one on
 #: download (a presigned GET's ResponseContentType), never the browser's claim.
 STORED_TYPE = "application/octet-stream"
+#: Seconds CompleteMultipartUpload may go without sending a byte. S3 may take minutes to
+#: join a big upload (it keeps the connection alive meanwhile; the local stack does not).
+JOIN_READ_TIMEOUT = 300
 
 
 def error_code(error):
@@ -83,7 +86,10 @@ class UploadBucket:
         return parts
 
     def complete(self, key, upload_id, parts):
-        self.s3.complete_multipart_upload(
+        """Join the parts. Joining a big upload takes S3 a while (it may answer only when
+        done): this one call may wait up to JOIN_READ_TIMEOUT for bytes, and the caller's
+        budget (aws_budget_for_transfer) bounds it in all."""
+        aws.client("s3", read_timeout=JOIN_READ_TIMEOUT).complete_multipart_upload(
             Bucket=self.name, Key=key, UploadId=upload_id,
             MultipartUpload={"Parts": [{"PartNumber": part["PartNumber"],
                                         "ETag": part["ETag"]} for part in parts]})

@@ -34,6 +34,7 @@ def uploader_context(user):
             "part_min": parts.MIN_PART_BYTES,
             "part_max": parts.MAX_PART_BYTES,
             "part_target": parts.TARGET_PARTS,
+            "sign_batch": parts.SIGN_BATCH,
             "done_url": reverse("library:list"),
             "note": f"Files up to {filesizeformat(settings.STRATUS_UPLOAD_MAX_BYTES)}. An "
                     f"interrupted upload resumes when you choose the same file again.",

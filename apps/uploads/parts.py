@@ -12,6 +12,9 @@ MIN_PART_BYTES = 8 * MIB
 MAX_PART_BYTES = 64 * MIB
 #: Parts a file is cut into when that keeps parts within the bounds above.
 TARGET_PARTS = 8
+#: Part URLs signed at once: the first batch comes with the upload's issue, the uploader
+#: asks for the others in batches of as many, shortly before it needs them.
+SIGN_BATCH = 16
 
 
 def part_size(size):

@@ -47,9 +47,12 @@ def publish(pending, bucket):
     Run it inside a transaction holding the pending row's lock (select_for_update), so two
     completions of one upload publish it once.
     """
-    if pending.multipart:
-        _join_parts(pending, bucket)
+    joined = _join_parts(pending, bucket) if pending.multipart else False
     size = bucket.stored_size(pending.key)
+    if size is None and joined is None:
+        # Joined by an earlier call that is still running (or its object lost meanwhile).
+        raise Refused("The file is still being put together in storage; try again in a "
+                      "moment.", "joining", kept=True)
     if size is None:
         raise Refused("The file has not arrived in storage yet; send it again.", "missing",
                       kept=True)
@@ -73,12 +76,13 @@ def publish(pending, bucket):
 
 
 def _join_parts(pending, bucket):
-    """Complete the multipart upload once its parts add up to exactly the declared size."""
+    """Complete the multipart upload once its parts add up to exactly the declared size:
+    True; None if S3 no longer knows the upload (an earlier call completed it)."""
     try:
         parts = bucket.list_parts(pending.key, pending.upload_id)
     except ClientError as error:
         if error_code(error) == "NoSuchUpload":
-            return  # completed by an earlier call whose answer was lost: check the object
+            return None  # completed by an earlier call whose answer was lost: see the object
         raise
     arrived = sum(part["Size"] for part in parts)
     if arrived > pending.size or arrived > settings.STRATUS_UPLOAD_MAX_BYTES:
@@ -99,6 +103,7 @@ def _join_parts(pending, bucket):
         raise Refused("The upload's parts could not be joined (S3 said "
                       f"{error_code(error)}); it was deleted. Upload it again.",
                       "bad_parts") from error
+    return True
 
 
 def _discard(pending, bucket):

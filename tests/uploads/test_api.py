@@ -215,3 +215,26 @@ def test_clearuploads_aborts_and_forgets_uploads_older_than_the_expiry(
     uploads = s3.list_multipart_uploads(Bucket=settings.STRATUS_MEDIA_BUCKET,
                                         Prefix=old["key"])
     assert not uploads.get("Uploads")
+
+
+def test_the_first_parts_come_signed_with_the_issue(user_client, multipart_everything):
+    answer = issued(create(user_client, "big.bin", 20 * MIB))
+    assert sorted(answer["signed"]["parts"], key=int) == ["1", "2", "3"]
+    assert answer["signed"]["query"]["uploadId"] == answer["uploadId"]
+
+
+def test_a_completion_while_s3_still_joins_says_to_try_again(user_client, s3, settings,
+                                                             multipart_everything):
+    data = b"j" * (9 * MIB)
+    answer = issued(create(user_client, "slow.bin", len(data)))
+    send_parts(user_client, answer, data)
+    # S3 has joined the parts (an earlier call's work) but shows no object yet.
+    parts = s3.list_parts(Bucket=settings.STRATUS_MEDIA_BUCKET, Key=answer["key"],
+                          UploadId=answer["uploadId"])["Parts"]
+    s3.complete_multipart_upload(
+        Bucket=settings.STRATUS_MEDIA_BUCKET, Key=answer["key"], UploadId=answer["uploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
+                                   for p in parts]})
+    s3.delete_object(Bucket=settings.STRATUS_MEDIA_BUCKET, Key=answer["key"])
+    refused = issued(complete(user_client, answer["upload"]), status=409)
+    assert refused["code"] == "joining" and PendingUpload.objects.exists()
