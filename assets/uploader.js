@@ -191,6 +191,18 @@ function start (root) {
     }
   })
 
+  // Each failure said in words under the uploader (Uppy alone hides the reason in a tooltip).
+  const errors = document.createElement('ul')
+  errors.className = 'upload-errors'
+  errors.setAttribute('role', 'alert')
+  root.after(errors)
+  uppy.on('upload-error', (file, error) => {
+    const item = document.createElement('li')
+    item.textContent = `${file ? file.name : 'Upload'}: ${error.message}`
+    errors.append(item)
+  })
+  uppy.on('upload', () => errors.replaceChildren())
+
   uppy.on('complete', (result) => {
     if (result.failed.length || !result.successful.length) return
     const published = result.successful.map((file) => issued.get(file.id)?.published).filter(Boolean)

@@ -2,8 +2,14 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
+
+#: Widths the screenshots are taken at: a laptop and a phone.
+WIDTHS = {"wide": 1280, "narrow": 390}
+#: Where screenshots are kept after the run, for a person to look at (var/ is not in git).
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "screenshots"
 
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -59,3 +65,19 @@ def page_without_script(browser, live_server):
     context.set_default_timeout(15_000)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def screenshots():
+    """Call it with a page and a label to save full-page screenshots of the page at each of
+    WIDTHS, under SCREENSHOTS."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, label):
+        size = page.viewport_size
+        for name, width in WIDTHS.items():
+            page.set_viewport_size({"width": width, "height": 800})
+            page.screenshot(path=SCREENSHOTS / f"{label}-{name}.png", full_page=True)
+        page.set_viewport_size(size)
+
+    return take

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from tests.browser.conftest import WIDTHS
 from tests.browser.uploading import choose, upload, upload_without_script
 # The task backend on fresh queues and an in-process worker, for the file-facts journey.
 from tests.tasks.conftest import run_worker, task_options, tasks  # noqa: F401
@@ -14,26 +15,8 @@ PASSWORD = "a-Long-enough-passw0rd"
 ACCENTED = "Résumé 2026 — été.pdf"
 #: Markup a file on disk can be called (no slash): it must show as text, never as an element.
 MARKUP = '<img src=x onerror="document.title=1">.txt'
-#: Widths the screenshots are taken at: a laptop and a phone.
-WIDTHS = {"wide": 1280, "narrow": 390}
 #: A library file URL: a 22-character public id, never a number.
 FILE_URL = re.compile(r"/library/[A-Za-z0-9_-]{22}/")
-
-
-@pytest.fixture
-def screenshots(tmp_path_factory):
-    """Call it with a label to save full-page screenshots of the page at each of WIDTHS
-    (under pytest's temporary directory, for a person to look at)."""
-    folder = tmp_path_factory.mktemp("screenshots")
-
-    def take(page, label):
-        size = page.viewport_size
-        for name, width in WIDTHS.items():
-            page.set_viewport_size({"width": width, "height": 800})
-            page.screenshot(path=folder / f"{label}-{name}.png", full_page=True)
-        page.set_viewport_size(size)
-
-    return take
 
 
 def sign_up(page, username):
