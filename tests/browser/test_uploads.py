@@ -10,7 +10,9 @@ from django.conf import settings
 
 from apps.library.models import File
 from apps.uploads.models import PendingUpload
+from localaws.autoscaling.processes import kill_tree
 from tests.browser.uploading import FILE_URL, UPLOAD_BUTTON, choose, upload
+from tests.cluster.conftest import cluster  # noqa: F401
 from tests.library.conftest import s3  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -205,3 +207,42 @@ def test_a_forged_completion_is_refused(logged_in, django_user_model):
     }""")
     assert forged == [403, "That key was not issued for this upload.", 404]
     assert not File.objects.exists()
+
+
+@pytest.mark.slow
+def test_an_upload_resumes_through_another_node_after_the_signing_node_dies(
+        browser, cluster, tmp_path):
+    """Two real nodes (nginx + gunicorn) on one database and the local stack: the node
+    that issued and signed the upload is killed mid-transfer; the other finishes it."""
+    cluster.start_simpledb()
+    cluster.create_user("uploader", PASSWORD)
+    first, second = cluster.start_node(), cluster.start_node()
+    cluster.manage("shell", "--no-imports", "-c",
+                   "from django.conf import settings; "
+                   "from storage_backends.provisioning import Provisioner; "
+                   "Provisioner(sqs=False, sdb=False).ensure_bucket("
+                   f"settings.STRATUS_MEDIA_BUCKET, [{first!r}, {second!r}])")
+    context = browser.new_context()
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    traffic = S3Traffic(page, cluster.env["AWS_ENDPOINT_URL_S3"])
+    film = big_file(tmp_path)
+
+    log_in(page, first)  # one log-in: cookies are per host, whatever the port
+    hold_parts(page, held={3, 4})
+    choose(page, film)
+    page.click(UPLOAD_BUTTON)
+    traffic.wait_for_parts(page, {1, 2})
+    kill_tree(cluster.process_serving(first))
+
+    page.goto(f"{second}/library/upload/")  # the stalled parts' requests end with the page
+    page.unroute_all(behavior="ignoreErrors")
+    before = len(traffic.requests)
+    choose(page, film)
+    page.wait_for_selector(".uppy-Informer:has-text('resuming')")
+    page.click(UPLOAD_BUTTON)
+    page.wait_for_url(re.compile(re.escape(second) + FILE_URL.pattern), timeout=60_000)
+    resent = [n for n in (part_number(url) for _, url in traffic.requests[before:]) if n]
+    assert sorted(set(resent)) == [3, 4]
+    assert "26.0\xa0MB" in page.inner_text("main")
+    context.close()

@@ -2,6 +2,7 @@
 through the plain form a browser without JavaScript gets."""
 
 import re
+from urllib.parse import urljoin
 
 #: A library file's page: a 22-character public id, never a number.
 FILE_URL = re.compile(r"/library/[A-Za-z0-9_-]{22}/$")
@@ -14,7 +15,7 @@ def choose(page, *files):
     """Open the upload page and choose `files` in the uploader (not yet sent): paths, or
     Playwright's {"name", "mimeType", "buffer"} payloads."""
     if not page.url.endswith("/library/upload/"):
-        page.goto("/library/upload/")
+        page.goto(urljoin(page.url, "/library/upload/"))
     page.wait_for_selector("#uploader:not([hidden]) .uppy-Dashboard")
     page.set_input_files(UPPY_INPUT, [f if isinstance(f, dict) else str(f) for f in files])
 

@@ -63,6 +63,7 @@ class Cluster:
         self.env = None
         self.run_dirs = []
         self.node_logs = {}
+        self.node_processes = {}
 
     def start_moto(self):
         """moto's server for S3 and SQS, as the local stack runs it."""
@@ -153,8 +154,14 @@ class Cluster:
                 stdout=log, stderr=subprocess.STDOUT,
             )
         self.processes.append(process)
+        self.node_processes[url] = process
         wait_until_answering(url + "/healthz", process)
         return url
+
+    def process_serving(self, url):
+        """The process of the node started at `url` (bin/start-node's, nginx and gunicorn
+        under it)."""
+        return self.node_processes[url]
 
     def stop_simpledb(self):
         """Stop the emulator (the first process after moto), as an outage would."""
