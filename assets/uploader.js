@@ -76,7 +76,7 @@ function start (root) {
 
   async function issue (file) {
     const body = { name: file.name, size: file.size, title: file.meta.title || '', fingerprint: fingerprint(file) }
-    if (ownerField) body.owner = Number(ownerField.value)
+    if (ownerField) body.owner = ownerField.value.trim()
     const earlier = issued.get(file.id)
     if (earlier && earlier.method === 'post' && !earlier.published) {
       call('DELETE', `${api}${earlier.upload}/`).catch(() => {}) // a retry: forget the last try
@@ -206,7 +206,8 @@ function start (root) {
   uppy.on('complete', (result) => {
     if (result.failed.length || !result.successful.length) return
     const published = result.successful.map((file) => issued.get(file.id)?.published).filter(Boolean)
-    window.location.assign(published.length === 1 ? published[0].url : config.doneUrl)
+    const toFile = published.length === 1 && config.goToFile !== 'false'
+    window.location.assign(toFile ? published[0].url : config.doneUrl)
   })
 
   root.hidden = false

@@ -52,3 +52,8 @@ def allow_media_origin(*directives):
     """A view decorator: the response's policy also allows the media origin in `directives`
     (e.g. "img-src", "connect-src")."""
     return extend_csp(**{directive: [MEDIA_ORIGIN] for directive in directives})
+
+
+#: For a page holding the uploader: it sends files to the bucket, and Uppy's stylesheet
+#: draws a few icons as data: SVGs.
+uploader_page = extend_csp(connect_src=[MEDIA_ORIGIN], img_src=["data:"])

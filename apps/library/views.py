@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from apps.uploads.page import uploader_context
 from storage_backends.budget import aws_budget_for_transfer
 
-from .csp import MEDIA_ORIGIN, extend_csp
+from .csp import uploader_page
 
 from .forms import UploadForm
 from .models import File
@@ -40,8 +40,7 @@ def file_list(request):
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-# The uploader sends files to the bucket; Uppy's stylesheet draws a few icons as data: SVGs.
-@extend_csp(connect_src=[MEDIA_ORIGIN], img_src=["data:"])
+@uploader_page
 def upload(request):
     """The upload page: the uploader sends files straight to S3 (apps.uploads); its plain
     form, for browsers without JavaScript, uploads one file through this node, then goes to

@@ -12,8 +12,9 @@ class PendingUploadAdmin(admin.ModelAdmin):
     """Read-only: uploads are issued by the site's uploader, and end by being published,
     cancelled, or cleared by `manage.py clearuploads`."""
 
-    list_display = ["original_name", "owner", "human_size", "multipart", "created_at"]
-    list_select_related = ["owner"]
+    list_display = ["original_name", "owner", "uploader", "human_size", "multipart",
+                    "created_at"]
+    list_select_related = ["owner", "uploader"]
     search_fields = ["original_name", "=key", "=token"]
     actions = ["abort_uploads"]
 

@@ -25,7 +25,12 @@ class PendingUpload(models.Model):
     token = models.CharField(max_length=PUBLIC_ID_LENGTH, unique=True,
                              default=new_public_id, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                              related_name="pending_uploads")
+                              related_name="pending_uploads",
+                              help_text="Whose library the file goes to.")
+    # The owner, or the operator uploading for them from the admin: who may sign, resume,
+    # complete or cancel it.
+    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                 related_name="+", help_text="Who sends the bytes.")
     key = models.CharField("S3 key", max_length=255, unique=True)
     upload_id = models.CharField("S3 UploadId", max_length=1024, blank=True,
                                  help_text="Blank for a presigned POST.")
@@ -39,7 +44,8 @@ class PendingUpload(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["owner", "fingerprint"], name="uploads_owner_fingerprint")]
+        indexes = [models.Index(fields=["uploader", "fingerprint"],
+                                name="uploads_uploader_fingerprint")]
 
     def __str__(self):
         return f"{self.original_name} ({self.size} bytes)"

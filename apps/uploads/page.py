@@ -22,7 +22,7 @@ def describe(pending):
 
 def uploader_context(user):
     """Template context for a page holding the uploader (the site's and the admin's)."""
-    unfinished = list(PendingUpload.objects.filter(owner=user).exclude(upload_id=""))
+    unfinished = list(PendingUpload.objects.filter(uploader=user).exclude(upload_id=""))
     return {
         "unfinished_uploads": unfinished,
         "unfinished_described": [describe(pending) for pending in unfinished],

@@ -80,21 +80,20 @@ def _api(view):
 
 
 def _own(request, token):
-    return get_object_or_404(PendingUpload, token=token, owner=request.user)
+    return get_object_or_404(PendingUpload, token=token, uploader=request.user)
 
 
 def _owner_for(request, body):
-    """The uploading user, or the one an operator with the admin's add permission names."""
-    owner_id = body.get("owner")
-    if owner_id in (None, ""):
+    """The uploading user, or the one (by username) that an operator with the admin's add
+    permission for files names."""
+    username = _text(body, "owner", get_user_model()._meta.get_field("username").max_length)
+    if not username or username == request.user.get_username():
         return request.user
     if not request.user.has_perm("library.add_file"):
         raise BadRequest("Only an operator may upload for someone else.")
-    if not isinstance(owner_id, int) or isinstance(owner_id, bool):
-        raise BadRequest("“owner” must be a user id.")
-    owner = get_user_model().objects.filter(pk=owner_id).first()
+    owner = get_user_model().objects.filter(username=username).first()
     if owner is None:
-        raise BadRequest("No such user.")
+        raise BadRequest(f"There is no user called “{username}”.")
     return owner
 
 
@@ -124,7 +123,8 @@ def uploads(request):
     """
     if request.method == "GET":
         return JsonResponse({"uploads": [
-            describe(pending) for pending in PendingUpload.objects.filter(owner=request.user)]})
+            describe(pending)
+            for pending in PendingUpload.objects.filter(uploader=request.user)]})
     body = _json_body(request)
     name = files.display_name(_text(body, "name", MAX_NAME_CHARACTERS, required=True))
     title = _text(body, "title", File._meta.get_field("title").max_length)
@@ -141,14 +141,16 @@ def uploads(request):
     bucket = UploadBucket()
     if multipart and fingerprint:
         earlier = PendingUpload.objects.filter(
-            owner=owner, fingerprint=fingerprint, size=size).exclude(upload_id="").first()
+            uploader=request.user, owner=owner, fingerprint=fingerprint,
+            size=size).exclude(upload_id="").first()
         if earlier is not None:
             return JsonResponse(_issued(earlier, bucket, resumed=True), status=200)
-    unfinished = PendingUpload.objects.filter(owner=owner).count()
+    unfinished = PendingUpload.objects.filter(uploader=request.user).count()
     if unfinished >= settings.STRATUS_UPLOAD_PENDING_MAX:
         return _error(f"You have {unfinished} unfinished uploads: finish or discard some "
                       f"before starting another.", "too_many", status=429)
-    pending = PendingUpload(owner=owner, key=files.upload_to(None, name), size=size,
+    pending = PendingUpload(owner=owner, uploader=request.user,
+                            key=files.upload_to(None, name), size=size,
                             original_name=name, title=title, fingerprint=fingerprint)
     if multipart:
         pending.part_size = parts.part_size(size)
@@ -203,9 +205,9 @@ def complete(request, token):
     key = _text(body, "key", 1024)
     with transaction.atomic():
         pending = (PendingUpload.objects.select_for_update()
-                   .filter(token=token, owner=request.user).first())
+                   .filter(token=token, uploader=request.user).first())
         if pending is None:
-            published = File.objects.filter(owner=request.user, file=key).first() if key else None
+            published = _published(request.user, key)
             if published is None:
                 return _error("No such upload: it was never issued to you, or it was "
                               "discarded.", "unknown", status=404)
@@ -226,6 +228,17 @@ def complete(request, token):
     messages.success(request, f"Uploaded {file}.")
     return JsonResponse({"file": file.public_id, "url": file.get_absolute_url()},
                         status=201)
+
+
+def _published(uploader, key):
+    """The file published from `key`, if `uploader` may see it (their own, or any for an
+    operator who may add files)."""
+    if not key:
+        return None
+    files_seen = File.objects.filter(file=key)
+    if not uploader.has_perm("library.add_file"):
+        files_seen = files_seen.filter(owner=uploader)
+    return files_seen.first()
 
 
 @_api

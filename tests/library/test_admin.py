@@ -49,5 +49,15 @@ def test_the_change_page_renders_with_a_download_link(admin_client, stored_file)
     assert stored_file.file.name in link
 
 
-def test_files_cannot_be_added_in_the_admin(admin_client):
-    assert admin_client.get(reverse("admin:library_file_add")).status_code == 403
+def test_adding_files_in_the_admin_is_the_uploader_for_a_named_owner(admin_client):
+    page = admin_client.get(reverse("admin:library_file_add"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="uploader"' in html and 'data-owner-field="upload-owner"' in html
+    assert "connect-src 'self' http://" in page["Content-Security-Policy"]
+
+
+def test_staff_without_the_add_permission_cannot_open_the_uploader(client, django_user_model):
+    clerk = django_user_model.objects.create_user("clerk", is_staff=True)
+    client.force_login(clerk)
+    assert client.get(reverse("admin:library_file_add")).status_code == 403

@@ -196,7 +196,7 @@ def test_a_user_cannot_hold_unlimited_unfinished_uploads(user_client, settings):
 
 
 def test_only_an_operator_may_upload_for_someone_else(user_client, other_user):
-    refused = issued(create(user_client, "a.txt", 1, owner=other_user.pk), status=400)
+    refused = issued(create(user_client, "a.txt", 1, owner=other_user.username), status=400)
     assert "operator" in refused["error"]
 
 
@@ -238,3 +238,14 @@ def test_a_completion_while_s3_still_joins_says_to_try_again(user_client, s3, se
     s3.delete_object(Bucket=settings.STRATUS_MEDIA_BUCKET, Key=answer["key"])
     refused = issued(complete(user_client, answer["upload"]), status=409)
     assert refused["code"] == "joining" and PendingUpload.objects.exists()
+
+
+def test_an_operator_uploads_for_a_user_named_by_username(client, other_user,
+                                                          django_user_model):
+    operator = django_user_model.objects.create_superuser("operator")
+    client.force_login(operator)
+    response = upload(client, "for-bob.txt", b"hello bob", owner=other_user.username)
+    assert response.status_code == 201, response.content
+    assert File.objects.get().owner == other_user
+    refused = issued(create(client, "a.txt", 1, owner="nobody-at-all"), status=400)
+    assert "nobody-at-all" in refused["error"]
