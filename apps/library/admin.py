@@ -66,7 +66,7 @@ class FileAdmin(admin.ModelAdmin):
     def rebuild_selected_previews(self, request, queryset):
         """Forget the selected files' previews (their thumbnails deleted) and send the task
         again: for files uploaded before previews, or after a change in how they are made."""
-        files = list(queryset.only("pk", "file", "preview_key"))
+        files = list(queryset)
         sent = sum(rebuild_previews(file) for file in files)
         if sent < len(files):
             self.message_user(request, f"Could not send {len(files) - sent} of "

@@ -26,7 +26,6 @@ import logging
 import subprocess
 import sys
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +50,8 @@ TEXT_MAX_LINES = 20
 TEXT_MAX_CHARS = 2000
 #: Bytes read for a text preview: TEXT_MAX_CHARS characters of up to 4 bytes in UTF-8.
 TEXT_HEAD_BYTES = 4 * TEXT_MAX_CHARS
+#: Control characters that text may hold (files.TEXT_BYTES) but a page cannot show: dropped.
+_SHOWN_NOTHING = dict.fromkeys(map(ord, "\a\b\f\x1b"))
 #: An image or PDF is kept in memory up to this size while it is read, on disk beyond.
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 #: The PDF renderer's process: its deadline (seconds) and address-space limit (bytes).
@@ -60,13 +61,6 @@ PDF_MEMORY_BYTES = 1024 * 1024 * 1024
 #: password.
 PDF_RENDERER = Path(__file__).with_name("pdfpage.py")
 PDF_ENCRYPTED_EXIT = 3
-
-# Pillow only warns, and goes on decoding, for an image of MAX_IMAGE_PIXELS up to twice
-# that: here it is an error. A filter set once, not catch_warnings() around each open,
-# which is not thread-safe (the worker runs tasks in threads). thumbnail() also checks
-# max_pixels itself, so the refusal does not depend on the process's warning filters.
-warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
-
 
 class Refused(Exception):
     """No preview for this file; `reason` says why, in a few words for its owner."""
@@ -177,22 +171,27 @@ def _is_text(head, complete):
 
 def text_lines(head, complete):
     """The first TEXT_MAX_LINES lines of UTF-8 text `head`, at most TEXT_MAX_CHARS
-    characters; no byte-order mark, line ends made "\\n"."""
+    characters; no byte-order mark, line ends made "\\n", and without the control
+    characters text may hold but a page cannot show (BEL, BS, FF, ESC; tabs stay)."""
     text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=complete)
-    return "\n".join(text.splitlines()[:TEXT_MAX_LINES])[:TEXT_MAX_CHARS]
+    lines = text.splitlines()[:TEXT_MAX_LINES]
+    return "\n".join(lines).translate(_SHOWN_NOTHING)[:TEXT_MAX_CHARS]
 
 
 def thumbnail(stream, max_pixels, formats):
     """A THUMBNAIL_FORMAT thumbnail's bytes of the image in `stream` (one of `formats`).
 
-    Refused if the image claims more than `max_pixels`: the header is read first, and the
-    pixels only after that check. A JPEG is decoded at a fraction of its size where the
-    thumbnail allows (draft mode). Only the pixels are kept: the result is a new image, so
-    no metadata of the upload can reach it.
+    Refused if the image claims more than `max_pixels`, or more than Pillow's own
+    MAX_IMAGE_PIXELS: the header is read first, and the pixels only after that check.
+    (Pillow itself only warns up to twice its limit and decodes on; a warnings filter
+    making that an error would be process-wide state, which catch_warnings() changes
+    unsafely across the worker's threads, and pytest resets.) A JPEG is decoded at a
+    fraction of its size where the thumbnail allows (draft mode). Only the pixels are
+    kept: the result is a new image, so no metadata of the upload can reach it.
     """
     with Image.open(stream, formats=formats) as image:
         width, height = image.size
-        if width * height > max_pixels:
+        if width * height > min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels):
             raise Refused("image too large to preview")
         image.draft("RGB", THUMBNAIL_BOX)  # JPEG only; a no-op for other formats
         upright = ImageOps.exif_transpose(image)  # decodes the (first frame's) pixels

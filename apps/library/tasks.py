@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 #: Bytes read from S3 at a time: memory stays flat whatever the file's size.
 CHUNK_BYTES = 1024 * 1024
+#: The same for previews, smaller: a text preview needs only the first few KB.
+PREVIEW_CHUNK_BYTES = 64 * 1024
 #: What an enqueue may raise when SQS or SimpleDB refuses or cannot be reached.
 ENQUEUE_ERRORS = (BotoCoreError, ClientError, SimpleDBError, QueueError)
 
@@ -79,9 +81,10 @@ class Facts:
 
 
 @contextmanager
-def stored_chunks(name, storage):
-    """The stored object `name` as an iterator of chunks of up to CHUNK_BYTES, read as they
-    are consumed; FileNotFoundError if it is gone. Leaving the block stops the download.
+def stored_chunks(name, storage, chunk_bytes=CHUNK_BYTES):
+    """The stored object `name` as an iterator of chunks of up to `chunk_bytes`, read as
+    they are consumed; FileNotFoundError if it is gone. Leaving the block stops the
+    download.
 
     django-storages' S3File would download the whole object before the first read, so the
     body is read from the object the storage opened (S3File.obj). Any other storage's file
@@ -89,7 +92,7 @@ def stored_chunks(name, storage):
     """
     with storage.open(name, "rb") as stored:  # HeadObject: FileNotFoundError on a 404
         if not hasattr(stored, "obj"):
-            yield stored.chunks(CHUNK_BYTES)
+            yield stored.chunks(chunk_bytes)
             return
         try:
             body = stored.obj.get()["Body"]
@@ -98,7 +101,7 @@ def stored_chunks(name, storage):
                 raise FileNotFoundError(f"File does not exist: {name}") from error
             raise
         try:
-            yield body.iter_chunks(CHUNK_BYTES)
+            yield body.iter_chunks(chunk_bytes)
         finally:
             body.close()
 
@@ -106,7 +109,7 @@ def stored_chunks(name, storage):
 def read_facts(name, storage):
     """Stream the stored object `name` once: its Facts. FileNotFoundError if it is gone."""
     facts = Facts()
-    with stored_chunks(name, storage) as chunks:
+    with stored_chunks(name, storage, CHUNK_BYTES) as chunks:
         for chunk in chunks:
             facts.feed(chunk)
     return facts.finish()
@@ -164,7 +167,7 @@ def build_previews(file_id):
         return {"state": file.preview_state, "note": file.preview_note}
     storage = file.file.storage
     try:
-        with stored_chunks(file.file.name, storage) as chunks:
+        with stored_chunks(file.file.name, storage, PREVIEW_CHUNK_BYTES) as chunks:
             preview = previews.make_preview(chunks, file.size,
                                             max_bytes=settings.STRATUS_PREVIEW_MAX_BYTES,
                                             max_pixels=settings.STRATUS_PREVIEW_MAX_PIXELS)
