@@ -194,12 +194,14 @@ def thumbnail(stream, max_pixels, formats):
         if width * height > min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels):
             raise Refused("image too large to preview")
         image.draft("RGB", THUMBNAIL_BOX)  # JPEG only; a no-op for other formats
-        upright = ImageOps.exif_transpose(image)  # decodes the (first frame's) pixels
-    mode = "RGBA" if upright.has_transparency_data else "RGB"
-    upright = upright.convert(mode)
-    upright.thumbnail(THUMBNAIL_BOX, Image.Resampling.LANCZOS)
-    clean = Image.new(mode, upright.size)
-    clean.paste(upright)
+        # In place, and reduced before any conversion: one full-size copy of the pixels.
+        ImageOps.exif_transpose(image, in_place=True)  # decodes the (first frame's) pixels
+        mode = "RGBA" if image.has_transparency_data else "RGB"
+        if image.mode not in ("RGB", "RGBA", "L", "LA"):  # palettes resize badly
+            image = image.convert(mode)
+        image.thumbnail(THUMBNAIL_BOX, Image.Resampling.LANCZOS)
+        clean = Image.new(mode, image.size)
+        clean.paste(image.convert(mode))
     output = io.BytesIO()
     clean.save(output, THUMBNAIL_FORMAT, quality=THUMBNAIL_QUALITY)
     return output.getvalue()

@@ -42,6 +42,15 @@ def upload_ok(client, name, data):
     return File.objects.get(original_name=name)
 
 
+def previewed(client, name, data):
+    """Upload `data` and run its preview task here, in-process (for tests not about the
+    worker); the row, refreshed."""
+    file = upload_ok(client, name, data)
+    build_previews.call(file.pk)
+    file.refresh_from_db()
+    return file
+
+
 def image_bytes(image, image_format, **options):
     output = io.BytesIO()
     image.save(output, image_format, **options)
@@ -98,8 +107,7 @@ def test_an_image_gets_a_webp_thumbnail_within_the_box(user_client, tasks, run_w
     assert dominant(thumbnail.convert("RGB").getpixel((240, 120))) == "green"
 
 
-def test_a_thumbnail_is_turned_upright_and_keeps_no_metadata(user_client, tasks, run_worker,
-                                                             s3):
+def test_a_thumbnail_is_turned_upright_and_keeps_no_metadata(user_client, tasks, s3):
     # Stored sideways, left half red, right half blue; EXIF orientation 6 says: turn it 90°
     # clockwise to show it, which puts the red half on top.
     sideways = Image.new("RGB", (200, 100), "blue")
@@ -112,10 +120,7 @@ def test_a_thumbnail_is_turned_upright_and_keeps_no_metadata(user_client, tasks,
     data = image_bytes(sideways, "JPEG", exif=exif, icc_profile=icc, quality=95)
     assert MARKER.encode() in data and icc in data
 
-    file = upload_ok(user_client, "photo.jpg", data)
-    run_worker()
-    file.refresh_from_db()
-
+    file = previewed(user_client, "photo.jpg", data)
     thumbnail = thumbnail_of(s3, file)
     assert thumbnail.size == (100, 200)
     upright = thumbnail.convert("RGB")
@@ -171,12 +176,9 @@ def test_a_pdfs_first_page_becomes_a_thumbnail(user_client, tasks, run_worker, s
     assert dominant(thumbnail.convert("RGB").getpixel((160, 240))) == "red"
 
 
-def test_a_text_file_keeps_its_first_lines_and_stores_no_image(user_client, tasks,
-                                                               run_worker):
+def test_a_text_file_keeps_its_first_lines_and_stores_no_image(user_client, tasks):
     data = "".join(f"line {n}: ça va\r\n" for n in range(1, 51)).encode()
-    file = upload_ok(user_client, "notes.txt", data)
-    run_worker()
-    file.refresh_from_db()
+    file = previewed(user_client, "notes.txt", data)
     assert (file.preview_state, file.preview_key) == (PreviewState.READY, "")
     assert file.preview_text.splitlines() == [f"line {n}: ça va" for n in range(1, 21)]
     page = user_client.get(file.get_absolute_url()).content.decode()
@@ -270,10 +272,8 @@ def test_running_the_task_twice_keeps_one_thumbnail(user_client, tasks, run_work
     assert [item["Key"] for item in listed["Contents"]] == [first["preview_key"]]
 
 
-def test_deleting_a_file_deletes_its_thumbnail(user_client, tasks, run_worker, s3):
-    file = upload_ok(user_client, "dot.png", image_bytes(Image.new("RGB", (8, 8)), "PNG"))
-    run_worker()
-    file.refresh_from_db()
+def test_deleting_a_file_deletes_its_thumbnail(user_client, tasks, s3):
+    file = previewed(user_client, "dot.png", image_bytes(Image.new("RGB", (8, 8)), "PNG"))
     assert object_exists(s3, file.preview_key)
     response = user_client.post(reverse("library:delete", args=[file.public_id]))
     assert response.status_code == 302
@@ -281,11 +281,8 @@ def test_deleting_a_file_deletes_its_thumbnail(user_client, tasks, run_worker, s
     assert not object_exists(s3, file.file.name)
 
 
-def test_the_preview_url_redirects_its_owner_to_the_thumbnail(user_client, tasks, run_worker,
-                                                              s3):
-    file = upload_ok(user_client, "dot.png", image_bytes(Image.new("RGB", (8, 8)), "PNG"))
-    run_worker()
-    file.refresh_from_db()
+def test_the_preview_url_redirects_its_owner_to_the_thumbnail(user_client, tasks, s3):
+    file = previewed(user_client, "dot.png", image_bytes(Image.new("RGB", (8, 8)), "PNG"))
     response = user_client.get(reverse("library:preview", args=[file.public_id]))
     assert response.status_code == 302
     assert is_presigned(response.url)
@@ -295,10 +292,8 @@ def test_the_preview_url_redirects_its_owner_to_the_thumbnail(user_client, tasks
     assert body == stored_object(s3, file.preview_key)[0]
 
 
-def test_the_preview_url_is_404_for_anyone_else(user_client, other_client, tasks,
-                                                run_worker):
-    file = upload_ok(user_client, "dot.png", image_bytes(Image.new("RGB", (8, 8)), "PNG"))
-    run_worker()
+def test_the_preview_url_is_404_for_anyone_else(user_client, other_client, tasks):
+    file = previewed(user_client, "dot.png", image_bytes(Image.new("RGB", (8, 8)), "PNG"))
     response = other_client.get(reverse("library:preview", args=[file.public_id]))
     assert response.status_code == 404
 
@@ -310,11 +305,9 @@ def test_the_preview_url_is_404_without_a_thumbnail(user_client, tasks):
     assert user_client.get(reverse("library:preview", args=[file.public_id])).status_code == 404
 
 
-def test_the_pages_show_the_thumbnail_and_allow_the_media_origin(user_client, tasks,
-                                                                 run_worker):
-    file = upload_ok(user_client, "dot.png", image_bytes(Image.new("RGB", (8, 8)), "PNG"))
+def test_the_pages_show_the_thumbnail_and_allow_the_media_origin(user_client, tasks):
+    file = previewed(user_client, "dot.png", image_bytes(Image.new("RGB", (8, 8)), "PNG"))
     preview_url = reverse("library:preview", args=[file.public_id])
-    run_worker()
     for page in (file.get_absolute_url(), reverse("library:list")):
         response = user_client.get(page)
         assert f'src="{preview_url}"' in response.content.decode()
@@ -383,11 +376,8 @@ def test_the_admin_rebuilds_a_preview_under_a_new_key(admin_client, user_client,
     assert file.preview_key != old_key and object_exists(s3, file.preview_key)
 
 
-def test_the_admin_change_page_shows_the_preview(admin_client, user_client, tasks,
-                                                 run_worker):
-    file = upload_ok(user_client, "dot.png", image_bytes(Image.new("RGB", (8, 8)), "PNG"))
-    run_worker()
-    file.refresh_from_db()
+def test_the_admin_change_page_shows_the_preview(admin_client, user_client, tasks):
+    file = previewed(user_client, "dot.png", image_bytes(Image.new("RGB", (8, 8)), "PNG"))
     response = admin_client.get(reverse("admin:library_file_change", args=[file.pk]))
     html = response.content.decode()
     assert f'<img src="{media_origin()}/' in html and file.preview_key in html
