@@ -191,6 +191,11 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+# Previews (docs/files.md, "Previews"): the most of a file read to make an image or PDF
+# preview, and the most pixels an image may claim (Pillow's own limit, ~89 million, is the
+# ceiling): a worker decodes at most this many pixels, 4 bytes each, per task.
+STRATUS_PREVIEW_MAX_BYTES = env.int("STRATUS_PREVIEW_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
+STRATUS_PREVIEW_MAX_PIXELS = env.int("STRATUS_PREVIEW_MAX_PIXELS", 50_000_000, minimum=1)
 
 STATIC_URL = env.str("STRATUS_STATIC_URL", local_default="/static/",
                      required_in_production=True)

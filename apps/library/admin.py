@@ -9,9 +9,9 @@ from django.utils.html import format_html
 
 from apps.uploads.page import uploader_context
 
-from .csp import uploader_page
-from .models import File
-from .tasks import enqueue_file_facts
+from .csp import allow_media_origin, uploader_page
+from .models import File, PreviewState
+from .tasks import enqueue_file_facts, rebuild_previews
 
 
 @admin.register(File)
@@ -26,16 +26,18 @@ class FileAdmin(admin.ModelAdmin):
                     "detected_type", "short_sha256", "uploaded_at", "download_link"]
     # Only users who have files, not every account on the site.
     list_filter = [("owner", admin.RelatedOnlyFieldListFilter), "content_type",
-                   "detected_type"]
+                   "detected_type", "preview_state"]
     # "=public_id": an operator can find the file a user's URL names.
     search_fields = ["original_name", "title", "=sha256", "=public_id"]
     list_select_related = ["owner"]
     fields = ["public_id", "owner", "title", "original_name", "stored_as", "human_size", "content_type",
-              "detected_type", "sha256", "facts_recorded_at", "uploaded_at", "download_link"]
+              "detected_type", "sha256", "facts_recorded_at", "uploaded_at", "download_link",
+              "preview_state", "preview_note", "preview_key", "preview"]
     readonly_fields = ["public_id", "owner", "original_name", "stored_as", "human_size", "content_type",
                        "detected_type", "sha256", "facts_recorded_at", "uploaded_at",
-                       "download_link"]
-    actions = ["record_missing_facts"]
+                       "download_link", "preview_state", "preview_note", "preview_key",
+                       "preview"]
+    actions = ["record_missing_facts", "rebuild_selected_previews"]
 
     def add_view(self, request, form_url="", extra_context=None):
         """Adding files is the site's uploader, not a model form: bytes go straight to S3
@@ -71,6 +73,32 @@ class FileAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, f"Sent {sent} task(s), one per selected file whose "
                               f"facts were missing.", messages.SUCCESS)
+
+    @admin.action(description="Rebuild previews")
+    def rebuild_selected_previews(self, request, queryset):
+        """Forget the selected files' previews (their thumbnails deleted) and send the task
+        again: for files uploaded before previews, or after a change in how they are made."""
+        files = list(queryset)
+        sent = sum(rebuild_previews(file) for file in files)
+        if sent < len(files):
+            self.message_user(request, f"Could not send {len(files) - sent} of "
+                              f"{len(files)} task(s); see the logs.", messages.ERROR)
+        else:
+            self.message_user(request, f"Sent {sent} task(s) to rebuild previews.",
+                              messages.SUCCESS)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The preview's image comes from the media bucket.
+        view = allow_media_origin("img-src")(super().change_view)
+        return view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="preview")
+    def preview(self, file):
+        if file.preview_image:
+            return format_html('<img src="{}" alt="Preview of {}">', file.preview_url(), file)
+        if file.preview_state == PreviewState.READY:
+            return format_html("<pre>{}</pre>", file.preview_text)
+        return "-"
 
     @admin.display(description="S3 key")
     def stored_as(self, file):

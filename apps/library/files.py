@@ -43,6 +43,18 @@ INLINE_SIGNATURES = {
 }
 #: Bytes read to check a signature (WebP's is the longest: 12).
 SIGNATURE_BYTES = 16
+#: Signatures beyond the inline image types: (type, test of the first bytes).
+OTHER_SIGNATURES = {
+    "application/pdf": lambda head: head.startswith(b"%PDF-"),
+    # A local file header, or the end record of an empty archive.
+    "application/zip": lambda head: head.startswith((b"PK\x03\x04", b"PK\x05\x06")),
+    "application/gzip": lambda head: head.startswith(b"\x1f\x8b"),
+}
+#: Every type the bytes can show by their signature, tested in this order.
+SIGNATURES = {**INLINE_SIGNATURES, **OTHER_SIGNATURES}
+#: Bytes that occur in text: printable ASCII, everything above 0x7F (UTF-8 is checked
+#: apart), and BEL, BS, TAB, LF, FF, CR, ESC (the set `file` and binaryornot use).
+TEXT_BYTES = bytes({7, 8, 9, 10, 12, 13, 27} | set(range(0x20, 0x7F)) | set(range(0x80, 0x100)))
 
 #: How browsers escape three characters in a multipart file name, and what they stand for.
 _FORM_DATA_ESCAPES = {"%22": '"', "%0A": "\n", "%0D": "\r"}
@@ -147,6 +159,18 @@ def content_type_for(name, head):
     if claimed in INLINE_SIGNATURES and not INLINE_SIGNATURES[claimed](head):
         return OCTET_STREAM
     return claimed
+
+
+def signature_type(head):
+    """The type whose signature `head` (a file's first SIGNATURE_BYTES or more) carries;
+    None if no signature matches."""
+    return next((content_type for content_type, matches in SIGNATURES.items()
+                 if matches(head)), None)
+
+
+def has_no_control_bytes(data):
+    """Whether `data` holds only TEXT_BYTES (UTF-8 validity is checked apart)."""
+    return not data.translate(None, TEXT_BYTES)
 
 
 def is_inline(content_type):

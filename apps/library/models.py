@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from . import files
+from . import files, previews
 
 #: Random bytes in a public id: 128 bits (a UUID4 has 122), so ids can be neither
 #: guessed nor counted.
@@ -24,6 +24,15 @@ ZIP_BASED_TYPES = ("application/zip", "application/x-zip-compressed", "applicati
                    "application/java-archive", "application/vnd.android.package-archive",
                    "application/vnd.openxmlformats-officedocument.",
                    "application/vnd.oasis.opendocument.", "application/vnd.ms-")
+
+
+class PreviewState(models.TextChoices):
+    """Where a file's preview stands."""
+
+    PENDING = "pending", "being made"
+    READY = "ready", "ready"
+    #: No preview: not a kind we preview, or refused (preview_note says why).
+    NONE = "none", "none"
 
 
 def new_public_id():
@@ -65,6 +74,16 @@ class File(models.Model):
         max_length=255, blank=True,
         help_text="The type the bytes' signature shows, whatever the name says.")
     facts_recorded_at = models.DateTimeField(null=True, blank=True)
+    # The preview a background task (tasks.build_previews) makes: a thumbnail in the default
+    # storage for an image or a PDF, the first lines for text, or none and why not.
+    preview_state = models.CharField(max_length=8, choices=PreviewState,
+                                     default=PreviewState.PENDING)
+    preview_key = models.CharField(
+        "preview's key", max_length=255, blank=True,
+        help_text="The thumbnail's key in the media bucket, under previews/.")
+    preview_text = models.TextField(blank=True, help_text="A text file's first lines.")
+    preview_note = models.CharField(
+        max_length=100, blank=True, help_text="Why there is no preview, for its owner.")
 
     class Meta:
         # pk breaks ties between rows created in the same instant, so pages never overlap.
@@ -89,6 +108,16 @@ class File(models.Model):
     def facts_pending(self):
         """Whether the checksum and detected type are still to come from the task."""
         return self.facts_recorded_at is None
+
+    @property
+    def preview_pending(self):
+        """Whether the preview task has still to run."""
+        return self.preview_state == PreviewState.PENDING
+
+    @property
+    def preview_image(self):
+        """Whether the file has a thumbnail to show (else maybe text, or nothing)."""
+        return self.preview_state == PreviewState.READY and bool(self.preview_key)
 
     @property
     def type_from_name(self):
@@ -130,4 +159,21 @@ class File(models.Model):
                     self.original_name, inline=self.inline),
             },
             expire=settings.STRATUS_DOWNLOAD_URL_EXPIRY,
+        )
+
+    def preview_url(self):
+        """A presigned S3 GET URL of the thumbnail (see download_url); None if it has none.
+
+        Browsers may keep the image as long as the URL lives: a thumbnail never changes
+        under its key (a rebuilt preview gets a new one).
+        """
+        if not self.preview_image:
+            return None
+        expiry = settings.STRATUS_DOWNLOAD_URL_EXPIRY
+        return self.file.storage.url(
+            self.preview_key,
+            parameters={"ResponseContentType": previews.THUMBNAIL_TYPE,
+                        "ResponseContentDisposition": "inline",
+                        "ResponseCacheControl": f"private, max-age={expiry}"},
+            expire=expiry,
         )

@@ -1,4 +1,5 @@
-"""Deleting a File row deletes its S3 object, however the row goes (view, admin, cascade)."""
+"""Deleting a File row deletes its S3 objects (the file and its thumbnail), however the row
+goes (view, admin, cascade)."""
 
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
@@ -16,3 +17,5 @@ def delete_stored_object(sender, instance, **kwargs):
     """
     if instance.file.name:
         instance.file.storage.delete(instance.file.name)
+    if instance.preview_key:
+        instance.file.storage.delete(instance.preview_key)

@@ -1,47 +1,44 @@
-"""Background work on uploaded files: facts read from the stored bytes.
+"""Background work on uploaded files: facts and previews read from the stored bytes.
 
 `record_file_facts(file_id)` streams a file's S3 object once, through the default storage,
-and records its SHA-256 and the type its content signature shows. The upload view sends it
-with `enqueue_file_facts`, which never lets a queue outage undo an upload.
+and records its SHA-256 and the type its content signature shows. `build_previews(file_id)`
+reads as much of it as a preview needs (previews.py) and records a thumbnail, the first
+lines of text, or why there is none. The upload view sends both, with `enqueue_file_facts`
+and `enqueue_previews`, which never let a queue outage undo an upload.
 
-Delivery is at least once, so the task is idempotent: facts already recorded are returned
-without reading S3 again, and the row is written only while its facts are still missing,
-with `.filter(pk=...).update(...)`, so a title edited meanwhile is kept and a second,
-concurrent run changes nothing.
+Delivery is at least once, so the tasks are idempotent: what is already recorded is
+returned without reading S3 again, and the row is written only while it is still missing,
+with `.filter(pk=..., <still pending>).update(...)`, so a title edited meanwhile is kept and
+a second, concurrent run changes nothing (a thumbnail it stored meanwhile is deleted again).
 """
 
 import codecs
 import hashlib
 import logging
+import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.cache import caches
+from django.core.files.base import ContentFile
+from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
 from storage_backends.simpledb.client import SimpleDBError
 from storage_backends.tasks.queues import QueueError
 
-from . import files
-from .models import File
+from . import files, previews
+from .models import File, PreviewState
 
 logger = logging.getLogger(__name__)
 
 #: Bytes read from S3 at a time: memory stays flat whatever the file's size.
 CHUNK_BYTES = 1024 * 1024
-#: Signatures beyond the image types files.py checks: (type, test of the first bytes).
-OTHER_SIGNATURES = {
-    "application/pdf": lambda head: head.startswith(b"%PDF-"),
-    # A local file header, or the end record of an empty archive.
-    "application/zip": lambda head: head.startswith((b"PK\x03\x04", b"PK\x05\x06")),
-    "application/gzip": lambda head: head.startswith(b"\x1f\x8b"),
-}
-SIGNATURES = {**files.INLINE_SIGNATURES, **OTHER_SIGNATURES}
-#: Bytes that occur in text: printable ASCII, everything above 0x7F (UTF-8 is checked
-#: apart), and BEL, BS, TAB, LF, FF, CR, ESC (the set `file` and binaryornot use).
-TEXT_BYTES = bytes({7, 8, 9, 10, 12, 13, 27} | set(range(0x20, 0x7F)) | set(range(0x80, 0x100)))
+#: The same for previews, smaller: a text preview needs only the first few KB.
+PREVIEW_CHUNK_BYTES = 64 * 1024
 #: What an enqueue may raise when SQS or SimpleDB refuses or cannot be reached.
 ENQUEUE_ERRORS = (BotoCoreError, ClientError, SimpleDBError, QueueError)
 
@@ -68,14 +65,13 @@ class Facts:
         for control-free UTF-8; else octet-stream (an empty stream too)."""
         self.sha256 = self._hash.hexdigest()
         self._text = self._text and self._is_text(b"", final=True)  # no sequence cut short
-        self.detected_type = next(
-            (content_type for content_type, matches in SIGNATURES.items()
-             if matches(self._head)),
-            "text/plain" if self._text and self._head else files.OCTET_STREAM)
+        self.detected_type = (files.signature_type(self._head)
+                              or ("text/plain" if self._text and self._head
+                                  else files.OCTET_STREAM))
         return self
 
     def _is_text(self, chunk, final):
-        if chunk.translate(None, TEXT_BYTES):  # something is left: a control byte
+        if not files.has_no_control_bytes(chunk):
             return False
         try:
             self._utf8.decode(chunk, final=final)
@@ -84,31 +80,38 @@ class Facts:
         return True
 
 
-def read_facts(name, storage):
-    """Stream the stored object `name` once: its Facts. FileNotFoundError if it is gone.
+@contextmanager
+def stored_chunks(name, storage, chunk_bytes=CHUNK_BYTES):
+    """The stored object `name` as an iterator of chunks of up to `chunk_bytes`, read as
+    they are consumed; FileNotFoundError if it is gone. Leaving the block stops the
+    download.
 
     django-storages' S3File would download the whole object before the first read, so the
-    body is read from the object the storage opened (S3File.obj), CHUNK_BYTES at a time.
-    Any other storage's file (a disk's, say) is read in chunks as Django reads files.
+    body is read from the object the storage opened (S3File.obj). Any other storage's file
+    (a disk's, say) is read in chunks as Django reads files.
     """
     with storage.open(name, "rb") as stored:  # HeadObject: FileNotFoundError on a 404
         if not hasattr(stored, "obj"):
-            facts = Facts()
-            for chunk in stored.chunks(CHUNK_BYTES):
-                facts.feed(chunk)
-            return facts.finish()
+            yield stored.chunks(chunk_bytes)
+            return
         try:
             body = stored.obj.get()["Body"]
         except ClientError as error:  # deleted between the HEAD and the GET
             if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
                 raise FileNotFoundError(f"File does not exist: {name}") from error
             raise
-        facts = Facts()
         try:
-            for chunk in body.iter_chunks(CHUNK_BYTES):
-                facts.feed(chunk)
+            yield body.iter_chunks(chunk_bytes)
         finally:
             body.close()
+
+
+def read_facts(name, storage):
+    """Stream the stored object `name` once: its Facts. FileNotFoundError if it is gone."""
+    facts = Facts()
+    with stored_chunks(name, storage, CHUNK_BYTES) as chunks:
+        for chunk in chunks:
+            facts.feed(chunk)
     return facts.finish()
 
 
@@ -146,28 +149,112 @@ def record_file_facts(file_id):
     return recorded
 
 
-def resend_overdue_facts(file):
-    """Send `file`'s facts task again if its facts are overdue; whether it was sent.
+@task
+def build_previews(file_id):
+    """Make file `file_id`'s preview; returns {"state": ..., "note": ...}, or None if the
+    file was deleted.
 
-    The upload commits the row, then sends the task: a node killed between the two leaves a
-    file whose facts would stay pending for good. Its page heals it: once the facts are
-    STRATUS_FACTS_RESEND_AFTER seconds late, opening the page sends the task again, at most
-    once per that many seconds (a cache key claimed with add()). A second delivery of the
-    task is harmless: it records nothing twice. Never fails the page: a cache or queue
-    outage is logged and the next look tries again.
+    A file that cannot have a preview (its kind, its size, corrupt or hostile bytes) is an
+    outcome, not an error: state none with the reason in preview_note, as retrying would
+    refuse it again. A storage error is raised, so the task is retried; a missing object is
+    handled as record_file_facts handles it.
+    """
+    file = File.objects.filter(pk=file_id).first()
+    if file is None:
+        logger.info("previews skipped file=%s reason=deleted", file_id)
+        return None
+    if not file.preview_pending:
+        return {"state": file.preview_state, "note": file.preview_note}
+    storage = file.file.storage
+    try:
+        with stored_chunks(file.file.name, storage, PREVIEW_CHUNK_BYTES) as chunks:
+            preview = previews.make_preview(chunks, file.size,
+                                            max_bytes=settings.STRATUS_PREVIEW_MAX_BYTES,
+                                            max_pixels=settings.STRATUS_PREVIEW_MAX_PIXELS)
+    except previews.Refused as refusal:
+        logger.info("previews refused file=%s reason=%s", file_id, refusal.reason)
+        _record_preview(file_id, state=PreviewState.NONE, note=refusal.reason)
+        return {"state": PreviewState.NONE, "note": refusal.reason}
+    except FileNotFoundError:
+        if not File.objects.filter(pk=file_id).exists():
+            logger.info("previews skipped file=%s reason=deleted", file_id)
+            return None
+        raise
+    key = ""
+    if preview.image:
+        thumbnail = ContentFile(preview.image)
+        thumbnail.content_type = previews.THUMBNAIL_TYPE  # what S3 stores and sends
+        key = storage.save(preview_key_for(file), thumbnail)
+    if _record_preview(file_id, state=PreviewState.READY, key=key, text=preview.text):
+        logger.info("previews made file=%s key=%s text_chars=%d", file_id, key,
+                    len(preview.text))
+    else:
+        # Deleted meanwhile, or another delivery recorded its own preview first.
+        logger.info("previews not written file=%s reason=deleted-or-recorded", file_id)
+        if key:
+            storage.delete(key)
+    return {"state": PreviewState.READY, "note": ""}
+
+
+def preview_key_for(file):
+    """A new key for `file`'s thumbnail: its own prefix, the file's public id and a random
+    part, so a rebuilt or concurrent preview never lands on a key a browser has seen."""
+    return (f"previews/{file.public_id}-{uuid.uuid4().hex[:12]}"
+            f"{previews.THUMBNAIL_EXTENSION}")
+
+
+def _record_preview(file_id, state, key="", text="", note=""):
+    """Write a preview's outcome if the file's preview is still pending; whether it was."""
+    return bool(File.objects.filter(pk=file_id, preview_state=PreviewState.PENDING).update(
+        preview_state=state, preview_key=key, preview_text=text, preview_note=note))
+
+
+def rebuild_previews(file):
+    """Forget `file`'s preview, deleting its thumbnail, and send the task again; whether
+    it was sent (see enqueue_previews).
+
+    The row is reset only if it still holds the preview read, and the thumbnail deleted in
+    the same transaction: an S3 error leaves both as they were.
+    """
+    with transaction.atomic():
+        reset = File.objects.filter(pk=file.pk, preview_key=file.preview_key).update(
+            preview_state=PreviewState.PENDING, preview_key="", preview_text="",
+            preview_note="")
+        if reset and file.preview_key:
+            file.file.storage.delete(file.preview_key)
+    return enqueue_previews(file.pk) is not None
+
+
+def resend_overdue_tasks(file):
+    """Send `file`'s facts and previews tasks again if they are overdue; the kinds sent.
+
+    The upload commits the row, then sends the tasks: a node killed between the two leaves
+    a file whose facts or preview would stay pending for good. Its page heals it: once
+    they are STRATUS_FACTS_RESEND_AFTER seconds late, opening the page sends the task
+    again, at most once per that many seconds (a cache key claimed with add()). A second
+    delivery is harmless: the tasks record nothing twice. Never fails the page: a cache or
+    queue outage is logged and the next look tries again.
     """
     wait = settings.STRATUS_FACTS_RESEND_AFTER
-    if not file.facts_pending or timezone.now() - file.uploaded_at < timedelta(seconds=wait):
-        return False
-    try:
-        if not caches["default"].add(f"library:facts-resent:{file.public_id}", 1, timeout=wait):
-            return False
-    except Exception as error:  # noqa: BLE001 - the page renders; the next look retries
-        logger.warning("file facts resend skipped file=%s error=%s: %s", file.pk,
-                       type(error).__name__, error)
-        return False
-    logger.warning("file facts overdue file=%s: sending the task again", file.pk)
-    return enqueue_file_facts(file.pk) is not None
+    if timezone.now() - file.uploaded_at < timedelta(seconds=wait):
+        return []
+    overdue = [(kind, enqueue) for kind, pending, enqueue in (
+        ("facts", file.facts_pending, enqueue_file_facts),
+        ("previews", file.preview_pending, enqueue_previews)) if pending]
+    sent = []
+    for kind, enqueue in overdue:
+        try:
+            if not caches["default"].add(f"library:{kind}-resent:{file.public_id}", 1,
+                                         timeout=wait):
+                continue
+        except Exception as error:  # noqa: BLE001 - the page renders; the next look retries
+            logger.warning("file %s resend skipped file=%s error=%s: %s", kind, file.pk,
+                           type(error).__name__, error)
+            continue
+        logger.warning("file %s overdue file=%s: sending the task again", kind, file.pk)
+        if enqueue(file.pk) is not None:
+            sent.append(kind)
+    return sent
 
 
 def enqueue_file_facts(file_id):
@@ -181,5 +268,20 @@ def enqueue_file_facts(file_id):
         return record_file_facts.enqueue(file_id)
     except ENQUEUE_ERRORS as error:
         logger.error("file facts not enqueued file=%s error=%s: %s", file_id,
+                     type(error).__name__, error)
+        return None
+
+
+def enqueue_previews(file_id):
+    """Send build_previews(file_id); its TaskResult, or None if SQS or SimpleDB failed.
+
+    Like enqueue_file_facts, it never fails its caller (an upload already stored): the
+    failure is logged, the preview stays pending, and the file's page or the admin's
+    "Rebuild previews" action sends the task again.
+    """
+    try:
+        return build_previews.enqueue(file_id)
+    except ENQUEUE_ERRORS as error:
+        logger.error("previews not enqueued file=%s error=%s: %s", file_id,
                      type(error).__name__, error)
         return None

@@ -28,5 +28,6 @@ urlpatterns = [
     path("upload/", views.upload, name="upload"),
     path("<public_id:public_id>/", views.detail, name="detail"),
     path("<public_id:public_id>/download/", views.download, name="download"),
+    path("<public_id:public_id>/preview/", views.preview, name="preview"),
     path("<public_id:public_id>/delete/", views.delete, name="delete"),
 ]

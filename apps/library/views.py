@@ -7,21 +7,25 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from apps.uploads.page import uploader_context
 from storage_backends.budget import aws_budget_for_transfer
 
-from .csp import uploader_page
-
+from .csp import allow_media_origin, uploader_page
 from .forms import UploadForm
 from .models import File
-from .tasks import enqueue_file_facts, resend_overdue_facts
+from .tasks import enqueue_file_facts, enqueue_previews, resend_overdue_tasks
 
 #: Files on one page of the library.
 PAGE_SIZE = 25
+#: A browser keeps a preview's redirect for 1/this of the URL's life, so what it kept
+#: still works when used.
+PREVIEW_REDIRECT_SHARE = 4
 
 
 def _own_file(request, public_id):
@@ -31,6 +35,7 @@ def _own_file(request, public_id):
 
 @login_required
 @require_safe
+@allow_media_origin("img-src")  # thumbnails: /preview/ redirects to S3
 def file_list(request):
     """The user's files, newest first, 25 a page (a page past the end shows the last)."""
     paginator = Paginator(File.objects.filter(owner=request.user), PAGE_SIZE)
@@ -44,11 +49,11 @@ def file_list(request):
 def upload(request):
     """The upload page: the uploader sends files straight to S3 (apps.uploads); its plain
     form, for browsers without JavaScript, uploads one file through this node, then goes to
-    its page. A background task records each file's facts.
+    its page. Background tasks record each file's facts and make its preview.
 
-    The task is sent once the row is committed (at once outside a transaction), so the
-    worker finds the row. Sending it cannot fail the upload: enqueue_file_facts logs an
-    SQS or SimpleDB outage and the file's page says its facts are pending.
+    The tasks are sent once the row is committed (at once outside a transaction), so the
+    worker finds the row. Sending them cannot fail the upload: enqueue_file_facts and
+    enqueue_previews log an SQS or SimpleDB outage and the file's page says they are pending.
     """
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES, instance=File(owner=request.user))
@@ -58,6 +63,7 @@ def upload(request):
             with aws_budget_for_transfer(form.cleaned_data["file"].size):
                 file = form.save()
                 transaction.on_commit(partial(enqueue_file_facts, file.pk))
+                transaction.on_commit(partial(enqueue_previews, file.pk))
             messages.success(request, f"Uploaded {file}.")
             return redirect(file)
     else:
@@ -69,10 +75,12 @@ def upload(request):
 
 @login_required
 @require_safe
+@allow_media_origin("img-src")  # the preview: /preview/ redirects to S3
 def detail(request, public_id):
-    """One file's details, with download and delete links; overdue facts are sent again."""
+    """One file's details and preview, with download and delete links; overdue facts and
+    previews are sent again."""
     file = _own_file(request, public_id)
-    resend_overdue_facts(file)
+    resend_overdue_tasks(file)
     return render(request, "library/file_detail.html", {"file": file})
 
 
@@ -82,6 +90,23 @@ def detail(request, public_id):
 def download(request, public_id):
     """Redirect to a short-lived presigned S3 URL: the bytes never pass through this node."""
     return redirect(_own_file(request, public_id).download_url())
+
+
+@login_required
+@require_safe
+def preview(request, public_id):
+    """Redirect to a short-lived presigned URL of the file's thumbnail; 404 if it has none.
+
+    The browser may keep the redirect for a while, well within the URL's life: a library
+    page shows many thumbnails, and the page refreshes itself while facts are pending.
+    """
+    file = _own_file(request, public_id)
+    if not file.preview_image:
+        raise Http404("No preview.")
+    response = redirect(file.preview_url())
+    patch_cache_control(response, private=True,
+                        max_age=settings.STRATUS_DOWNLOAD_URL_EXPIRY // PREVIEW_REDIRECT_SHARE)
+    return response
 
 
 @login_required

@@ -18,7 +18,7 @@ from django.template.defaultfilters import filesizeformat
 
 from apps.library import files
 from apps.library.models import File
-from apps.library.tasks import enqueue_file_facts
+from apps.library.tasks import enqueue_file_facts, enqueue_previews
 
 from .bucket import error_code
 
@@ -71,6 +71,7 @@ def publish(pending, bucket):
     file.save()
     pending.delete()
     transaction.on_commit(partial(enqueue_file_facts, file.pk))
+    transaction.on_commit(partial(enqueue_previews, file.pk))
     logger.info("upload published file=%s key=%s size=%s", file.pk, pending.key, size)
     return file
 

@@ -137,7 +137,7 @@ def test_a_png_name_on_text_is_warned_about_once_its_facts_are_recorded(
     fake = tmp_path / "fake.png"
     fake.write_bytes(b"this is plain text, not a picture\n")
     upload(page, fake)
-    pending = page.locator(".pending")
+    pending = page.locator(".facts .pending")
     assert pending.is_visible() and pending.inner_text() == "being checked…"
     assert page.locator(".warning").count() == 0
     screenshots(page, "detail-pending")

@@ -35,11 +35,13 @@ def unique(name):
 
 @pytest.fixture
 def enqueued():
-    """The TaskResults enqueued during the test, in order."""
+    """The record_file_facts TaskResults enqueued during the test, in order (an upload also
+    sends build_previews, which test_previews.py covers)."""
     results = []
 
     def keep(sender, task_result, **kwargs):
-        results.append(task_result)
+        if task_result.task.func is record_file_facts.func:
+            results.append(task_result)
 
     task_enqueued.connect(keep, dispatch_uid="test_file_facts")
     yield results
@@ -82,7 +84,7 @@ def test_the_worker_records_checksum_and_type_and_the_page_shows_them(
     file = upload_ok(user_client, unique(name), data)
     assert file.facts_pending
     assert PENDING in detail(user_client, file)
-    assert '<span class="pending" role="status">being checked…</span>' in detail(
+    assert '<span class="pending" role="status" data-pending>being checked…</span>' in detail(
         user_client, file)
 
     run_worker()
@@ -206,7 +208,7 @@ def test_a_file_deleted_before_the_task_runs_ends_it_quietly(user_client, tasks,
     [result] = enqueued
     result.refresh()
     assert (result.status, result.return_value, result.errors) == ("SUCCESSFUL", None, [])
-    assert worker.processed == 1
+    assert worker.processed == 2  # the facts, and the preview
     assert f"file facts skipped file={file.pk} reason=deleted" in caplog.text
 
 

@@ -54,3 +54,14 @@ def test_existing_files_keep_their_names(rows_before_public_ids):
     assert sorted(File.objects.values_list("original_name", flat=True)) == sorted(
         f"old_{i}.txt" for i in range(50))
 
+
+
+def test_files_from_before_previews_get_none_and_new_files_start_pending(
+        rows_before_public_ids, django_user_model):
+    migrate_to_latest()
+    assert set(File.objects.values_list("preview_state", "preview_note")) == {
+        ("none", "uploaded before previews")}
+    new = File.objects.create(owner=django_user_model.objects.get(username="legacy"),
+                              original_name="new.txt", file="uploads/test/new.txt", size=1,
+                              content_type="text/plain")
+    assert (new.preview_state, new.preview_note) == ("pending", "")
