@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 # The task backend on fresh queues and an in-process worker.
 from tests.tasks.conftest import run_worker, task_options, tasks  # noqa: F401
 
-from .test_journey import screenshots, sign_up, upload  # noqa: F401 (screenshots: a fixture)
+from .test_journey import sign_up, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
