@@ -96,7 +96,8 @@ def test_admin_index_changelists_and_forms_have_no_violations(logged_in, violati
                                                               superuser):
     page = logged_in
     for path in ("/admin/", "/admin/auth/user/", "/admin/auth/user/add/",
-                 "/admin/library/file/", "/admin/auth/group/add/"):
+                 "/admin/library/file/", "/admin/library/file/add/",
+                 "/admin/uploads/pendingupload/", "/admin/auth/group/add/"):
         visit(page, path)
 
     visit(page, f"/admin/auth/user/{superuser.pk}/change/")

@@ -81,3 +81,26 @@ def test_a_text_files_first_lines_show_on_its_page(page, tmp_path, tasks, run_wo
     screenshots(page, "detail-text-preview")
     page.set_viewport_size({"width": 390, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_pdfs_first_page_appears_on_its_page_without_a_reload(page, tmp_path, tasks,
+                                                                 run_worker, screenshots):
+    sign_up(page, "reviewer")
+    report = tmp_path / "report.pdf"
+    first, second = Image.new("RGB", (200, 300), "red"), Image.new("RGB", (300, 200), "blue")
+    output = io.BytesIO()
+    first.save(output, "PDF", save_all=True, append_images=[second])
+    report.write_bytes(output.getvalue())
+    upload(page, report)
+    loads = []
+    page.on("load", lambda loaded: loads.append(loaded.url))
+
+    run_worker()
+
+    thumbnail = page.locator("img.preview-image")
+    thumbnail.wait_for(state="visible")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=thumbnail.element_handle())
+    assert thumbnail.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [320, 480]
+    assert loads == []
+    screenshots(page, "detail-pdf-preview")

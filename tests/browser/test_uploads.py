@@ -246,3 +246,24 @@ def test_an_upload_resumes_through_another_node_after_the_signing_node_dies(
     assert sorted(set(resent)) == [3, 4]
     assert "26.0\xa0MB" in page.inner_text("main")
     context.close()
+
+
+def test_an_operator_uploads_for_a_user_from_the_admin(page, django_user_model, tmp_path,
+                                                       screenshots):
+    django_user_model.objects.create_superuser("operator", password=PASSWORD)
+    owner = django_user_model.objects.create_user("bob")
+    page.goto("/admin/login/")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")
+    page.goto("/admin/library/file/add/")
+    page.fill("#upload-owner", "bob")
+    notes = tmp_path / "for-bob.txt"
+    notes.write_bytes(b"from the operator\n")
+    choose(page, notes)
+    screenshots(page, "admin-upload")
+    page.click(UPLOAD_BUTTON)
+    page.wait_for_url("**/admin/library/file/")
+    assert "for-bob.txt" in page.inner_text("#result_list")
+    assert File.objects.get().owner == owner

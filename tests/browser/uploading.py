@@ -12,9 +12,10 @@ UPLOAD_BUTTON = ".uppy-StatusBar-actionBtn--upload"
 
 
 def choose(page, *files):
-    """Open the upload page and choose `files` in the uploader (not yet sent): paths, or
+    """Choose `files` in the page's uploader (the upload page's, unless the page has one),
+    not yet sent: paths, or
     Playwright's {"name", "mimeType", "buffer"} payloads."""
-    if not page.url.endswith("/library/upload/"):
+    if page.locator("#uploader").count() == 0:  # not on a page with the uploader yet
         page.goto(urljoin(page.url, "/library/upload/"))
     page.wait_for_selector("#uploader:not([hidden]) .uppy-Dashboard")
     page.set_input_files(UPPY_INPUT, [f if isinstance(f, dict) else str(f) for f in files])
