@@ -14,6 +14,8 @@ from django.utils import timezone
 from apps.library.models import File
 from apps.uploads.models import PendingUpload
 
+from tests.library.test_unavailable import take_s3_down  # noqa: F401
+
 from .conftest import MIB
 from .direct import call, complete, create, post_form, send_parts, sign, upload
 
@@ -249,3 +251,22 @@ def test_an_operator_uploads_for_a_user_named_by_username(client, other_user,
     assert File.objects.get().owner == other_user
     refused = issued(create(client, "a.txt", 1, owner="nobody-at-all"), status=400)
     assert "nobody-at-all" in refused["error"]
+
+
+def test_with_s3_down_the_uploader_is_told_so_in_json_and_nothing_is_kept(
+        user_client, take_s3_down, multipart_everything):
+    take_s3_down()
+    response = create(user_client, "big.bin", 9 * MIB)
+    assert response.status_code == 503
+    assert json.loads(response.content)["code"] == "unavailable"
+    assert not PendingUpload.objects.exists()
+
+
+def test_discarding_from_the_page_without_javascript_forgets_the_upload(
+        user_client, multipart_everything):
+    answer = issued(create(user_client, "left.bin", 9 * MIB))
+    page = user_client.get(reverse("library:upload")).content.decode()
+    assert "left.bin" in page and "Unfinished uploads" in page
+    response = user_client.post(reverse("uploads:cancel", args=[answer["upload"]]))
+    assert response.status_code == 302 and response["Location"] == reverse("library:upload")
+    assert not PendingUpload.objects.exists()
