@@ -109,8 +109,11 @@ class Provisioner:
         except ClientError:
             rules = []
         if not any(set(origins) <= set(rule.get("AllowedOrigins", []))
-                   and {"GET", "PUT"} <= set(rule.get("AllowedMethods", [])) for rule in rules):
-            problems.append(f"bucket {name} has no CORS rule for {', '.join(origins)}")
+                   and {"GET", "PUT", "POST"} <= set(rule.get("AllowedMethods", []))
+                   and "ETag" in rule.get("ExposeHeaders", []) for rule in rules):
+            # Browsers upload with POST and PUT, and the uploader reads each part's ETag.
+            problems.append(f"bucket {name} has no CORS rule letting {', '.join(origins)} "
+                            f"upload (POST, PUT, ETag exposed)")
         try:
             rules = self.s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
         except ClientError:

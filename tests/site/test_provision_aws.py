@@ -172,3 +172,14 @@ def test_every_bucket_aborts_incomplete_multipart_uploads(fresh_names):
     aws.client("s3").delete_bucket_lifecycle(Bucket=f"media-{fresh_names}")
     with pytest.raises(CommandError, match="no lifecycle rule aborting incomplete"):
         provision("--check")
+
+
+def test_check_finds_a_cors_rule_that_hides_the_etag_uploads_need(fresh_names, settings):
+    provision()
+    bucket = f"media-{fresh_names}"
+    aws.client("s3").put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{
+        "AllowedOrigins": [settings.SITE_URL], "AllowedMethods": ["GET", "PUT", "POST"]}]})
+    with pytest.raises(CommandError) as caught:
+        provision("--check")
+    assert f"bucket {bucket} has no CORS rule letting {settings.SITE_URL} upload" in str(
+        caught.value)
