@@ -56,15 +56,16 @@ function start (root) {
     return answer
   }
 
-  // Publish an upload S3 holds. Joining a big one can outlast a call (503) or still be
-  // under way when asked again (409 "joining"): asking again is safe, the site publishes once.
+  // Publish an upload S3 holds. Joining a big one can outlast a call (a 503, or a 504 from a
+  // proxy's idle timeout) or still be under way when asked again (409 "joining"): asking
+  // again is safe, the site publishes once.
   async function complete (upload) {
     for (let attempt = 0; ; attempt++) {
       try {
         upload.published = await call('POST', `${api}${upload.upload}/complete/`, { key: upload.key })
         return upload.published
       } catch (error) {
-        if (attempt >= 5 || !(error.status === 503 || error.code === 'joining')) throw error
+        if (attempt >= 5 || !(error.status >= 502 || error.code === 'joining')) throw error
         await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** attempt))
       }
     }
