@@ -83,6 +83,13 @@ def _own(request, token):
     return get_object_or_404(PendingUpload, token=token, uploader=request.user)
 
 
+def _own_multipart(request, token):
+    pending = _own(request, token)
+    if not pending.multipart:
+        raise BadRequest("This upload has no parts.")
+    return pending
+
+
 def _owner_for(request, body):
     """The uploading user, or the one (by username) that an operator with the admin's add
     permission for files names."""
@@ -169,9 +176,7 @@ def uploads(request):
 @require_POST
 def sign(request, token):
     """Presigned PUT URLs for the parts the browser names (at most MAX_SIGNED_PER_CALL)."""
-    pending = _own(request, token)
-    if not pending.multipart:
-        raise BadRequest("This upload has no parts.")
+    pending = _own_multipart(request, token)
     numbers = _json_body(request).get("parts")
     count = parts.part_count(pending.size, pending.part_size)
     if (not isinstance(numbers, list) or not 0 < len(numbers) <= MAX_SIGNED_PER_CALL
@@ -187,9 +192,7 @@ def sign(request, token):
 @require_GET
 def uploaded_parts(request, token):
     """The parts S3 already holds, so a resumed upload sends only the rest."""
-    pending = _own(request, token)
-    if not pending.multipart:
-        raise BadRequest("This upload has no parts.")
+    pending = _own_multipart(request, token)
     return JsonResponse({"parts": UploadBucket().list_parts(pending.key, pending.upload_id)})
 
 

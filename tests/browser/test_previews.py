@@ -25,6 +25,15 @@ def picture():
     return output.getvalue()
 
 
+def shown_preview_size(page):
+    """Wait for the file page's preview image to appear and load; its [width, height]."""
+    thumbnail = page.locator("img.preview-image")
+    thumbnail.wait_for(state="visible")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=thumbnail.element_handle())
+    return thumbnail.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+
+
 @pytest.fixture
 def console_errors(page):
     """What the console says about the policy or script errors, for every page opened."""
@@ -48,11 +57,7 @@ def test_the_thumbnail_appears_on_the_file_page_without_a_reload(
 
     run_worker()
 
-    thumbnail = page.locator("img.preview-image")
-    thumbnail.wait_for(state="visible")
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
-                           arg=thumbnail.element_handle())
-    assert thumbnail.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [480, 360]
+    assert shown_preview_size(page) == [480, 360]
     assert page.locator("[data-pending]").count() == 0  # the facts came too
     assert "SHA-256" in page.inner_text("main dl")
     assert loads == []  # no reload: the page updated itself
@@ -97,10 +102,6 @@ def test_a_pdfs_first_page_appears_on_its_page_without_a_reload(page, tmp_path, 
 
     run_worker()
 
-    thumbnail = page.locator("img.preview-image")
-    thumbnail.wait_for(state="visible")
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
-                           arg=thumbnail.element_handle())
-    assert thumbnail.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [320, 480]
+    assert shown_preview_size(page) == [320, 480]
     assert loads == []
     screenshots(page, "detail-pdf-preview")
