@@ -38,14 +38,14 @@ def browser():
 
 @pytest.fixture
 def media_cors(live_server):
-    """The media bucket's CORS rule names the live server's origin, as provision_aws names
-    the site's: the uploader sends files there from the page."""
+    """The media bucket's CORS rule names the live server's origin beside the site's (as
+    provision_aws names the site's): the uploader sends files there from the page."""
     from django.conf import settings
 
     from storage_backends.provisioning import Provisioner
 
     Provisioner(sqs=False, sdb=False).ensure_bucket(settings.STRATUS_MEDIA_BUCKET,
-                                                     [live_server.url])
+                                                     [settings.SITE_URL, live_server.url])
 
 
 @pytest.fixture
