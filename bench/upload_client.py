@@ -226,11 +226,17 @@ class Uploader:
         part_size, count = upload["partSize"], upload["parts"]
         numbers = list(range(1, count + 1))
         urls = {}
-        for start in range(0, count, SIGN_BATCH):
-            signed = self._api("post", f"/library/uploads/{upload['upload']}/sign/", 200,
-                               {"parts": numbers[start:start + SIGN_BATCH]})
+
+        def remember(signed):
             for number, query in signed["parts"].items():
                 urls[int(number)] = signed["url"] + "?" + urlencode({**signed["query"], **query})
+
+        # The first parts come signed with the issue, as the browser's uploader uses them.
+        remember(upload["signed"])
+        unsigned = [number for number in numbers if number not in urls]
+        for start in range(0, len(unsigned), SIGN_BATCH):
+            remember(self._api("post", f"/library/uploads/{upload['upload']}/sign/", 200,
+                               {"parts": unsigned[start:start + SIGN_BATCH]}))
 
         def put(number):
             offset = (number - 1) * part_size
