@@ -36,12 +36,12 @@ class BenchError(Exception):
 
 def _worth_retrying(response):
     """Whether a complete call's answer says to ask again later."""
-    if response.status_code == 503:
+    if response.status_code >= 502:
         return True
     if response.status_code != 409:
         return False
     try:
-        return response.json().get("code") == "missing"
+        return response.json().get("code") == "joining"
     except ValueError:
         return False
 
@@ -175,7 +175,7 @@ class Uploader:
 
     def _complete(self, token):
         """Complete, asking again as an uploader would (the call is idempotent) while the
-        node answers 503 or 409 "missing" (S3 still joining the parts for an earlier call
+        node answers 5xx or 409 "joining" (S3 still joining the parts for an earlier call
         that ran out of time); each such answer is counted in `retried`."""
         path = f"/library/uploads/{token}/complete/"
         deadline = time.monotonic() + COMPLETE_DEADLINE
