@@ -6,3 +6,6 @@ class UploadsConfig(AppConfig):
 
     name = "apps.uploads"
     verbose_name = "Uploads"
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the upload limits' system checks)

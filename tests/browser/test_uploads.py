@@ -267,3 +267,18 @@ def test_an_operator_uploads_for_a_user_from_the_admin(page, django_user_model, 
     page.wait_for_url("**/admin/library/file/")
     assert "for-bob.txt" in page.inner_text("#result_list")
     assert File.objects.get().owner == owner
+
+
+def test_cancelling_an_upload_aborts_it_in_s3_and_forgets_it(logged_in, tmp_path, s3):
+    page = logged_in
+    traffic = S3Traffic(page, media_origin())
+    hold_parts(page, held={3, 4})
+    choose(page, big_file(tmp_path))
+    page.click(UPLOAD_BUTTON)
+    traffic.wait_for_parts(page, {1, 2})
+    key = PendingUpload.objects.get().key
+    with page.expect_response(lambda response: response.request.method == "DELETE"):
+        page.click(".uppy-StatusBar-actionBtn--cancel, button[title='Cancel']")
+    assert not PendingUpload.objects.exists()
+    uploads = s3.list_multipart_uploads(Bucket=settings.STRATUS_MEDIA_BUCKET, Prefix=key)
+    assert not uploads.get("Uploads")

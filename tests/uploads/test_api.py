@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.library.models import File
+from apps.uploads.checks import check_upload_limits
 from apps.uploads.models import PendingUpload
 
 from tests.library.test_unavailable import take_s3_down  # noqa: F401
@@ -270,3 +271,11 @@ def test_discarding_from_the_page_without_javascript_forgets_the_upload(
     response = user_client.post(reverse("uploads:cancel", args=[answer["upload"]]))
     assert response.status_code == 302 and response["Location"] == reverse("library:upload")
     assert not PendingUpload.objects.exists()
+
+
+def test_a_multipart_threshold_over_one_posts_maximum_fails_the_checks(settings):
+    settings.STRATUS_UPLOAD_MULTIPART_THRESHOLD = 6 * 1000**3
+    assert [error.id for error in check_upload_limits(None)] == ["uploads.E001"]
+    settings.STRATUS_UPLOAD_MULTIPART_THRESHOLD = 16 * MIB
+    settings.STRATUS_UPLOAD_MAX_BYTES = 6 * 1024**4
+    assert [error.id for error in check_upload_limits(None)] == ["uploads.E002"]
