@@ -40,7 +40,11 @@ MAX_NAME_CHARACTERS = 1024
 
 
 class BadRequest(Exception):
-    """A call this API cannot take; the message is for the user."""
+    """A call this API cannot take; the message is for the user, `code` for the uploader."""
+
+    def __init__(self, message, code="invalid"):
+        super().__init__(message)
+        self.code = code
 
 
 def _error(message, code, status=400):
@@ -73,7 +77,7 @@ def _api(view):
         try:
             return view(request, *args, **kwargs)
         except BadRequest as error:
-            return _error(str(error), "invalid")
+            return _error(str(error), error.code)
 
     wrapped.__name__, wrapped.__doc__ = view.__name__, view.__doc__
     return never_cache(login_required(wrapped))
@@ -132,35 +136,21 @@ def uploads(request):
         return JsonResponse({"uploads": [
             describe(pending)
             for pending in PendingUpload.objects.filter(uploader=request.user)]})
-    body = _json_body(request)
-    name = files.display_name(_text(body, "name", MAX_NAME_CHARACTERS, required=True))
-    title = _text(body, "title", File._meta.get_field("title").max_length)
-    fingerprint = _text(body, "fingerprint", FINGERPRINT_LENGTH)
-    size = body.get("size")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise BadRequest("“size” must be the file's size in bytes.")
-    if size == 0:
-        return _error("The file is empty.", "empty")
-    if size > settings.STRATUS_UPLOAD_MAX_BYTES:
-        return _error(too_big_message(size), "too_big")
-    owner = _owner_for(request, body)
-    multipart = size > settings.STRATUS_UPLOAD_MULTIPART_THRESHOLD
+    pending = _requested(request, _json_body(request))
     bucket = UploadBucket()
-    if multipart and fingerprint:
+    multipart = pending.size > settings.STRATUS_UPLOAD_MULTIPART_THRESHOLD
+    if multipart and pending.fingerprint:
         earlier = PendingUpload.objects.filter(
-            uploader=request.user, owner=owner, fingerprint=fingerprint,
-            size=size).exclude(upload_id="").first()
+            uploader=request.user, owner=pending.owner, fingerprint=pending.fingerprint,
+            size=pending.size).exclude(upload_id="").first()
         if earlier is not None:
             return JsonResponse(_issued(earlier, bucket, resumed=True), status=200)
     unfinished = PendingUpload.objects.filter(uploader=request.user).count()
     if unfinished >= settings.STRATUS_UPLOAD_PENDING_MAX:
         return _error(f"You have {unfinished} unfinished uploads: finish or discard some "
                       f"before starting another.", "too_many", status=429)
-    pending = PendingUpload(owner=owner, uploader=request.user,
-                            key=files.upload_to(None, name), size=size,
-                            original_name=name, title=title, fingerprint=fingerprint)
     if multipart:
-        pending.part_size = parts.part_size(size)
+        pending.part_size = parts.part_size(pending.size)
         pending.upload_id = bucket.create_multipart(pending.key)
     try:
         pending.save()
@@ -168,8 +158,30 @@ def uploads(request):
         if multipart:  # no record would ever point to it
             bucket.abort(pending.key, pending.upload_id)
         raise
-    logger.info("upload issued key=%s size=%s multipart=%s", pending.key, size, multipart)
+    logger.info("upload issued key=%s size=%s multipart=%s", pending.key, pending.size,
+                multipart)
     return JsonResponse(_issued(pending, bucket), status=201)
+
+
+def _requested(request, body):
+    """The upload a POST asks for, checked and not yet saved; BadRequest if it cannot be.
+
+    A file that is empty or over STRATUS_UPLOAD_MAX_BYTES is refused here, before any byte
+    is sent. The key is chosen here, never by the browser.
+    """
+    name = files.display_name(_text(body, "name", MAX_NAME_CHARACTERS, required=True))
+    size = body.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise BadRequest("“size” must be the file's size in bytes.")
+    if size == 0:
+        raise BadRequest("The file is empty.", "empty")
+    if size > settings.STRATUS_UPLOAD_MAX_BYTES:
+        raise BadRequest(too_big_message(size), "too_big")
+    return PendingUpload(
+        owner=_owner_for(request, body), uploader=request.user,
+        key=files.upload_to(None, name), size=size, original_name=name,
+        title=_text(body, "title", File._meta.get_field("title").max_length),
+        fingerprint=_text(body, "fingerprint", FINGERPRINT_LENGTH))
 
 
 @_api
