@@ -1,7 +1,6 @@
 """Uploading in Chromium through the uploader: straight to S3, several files, resumed after
 a reload, refused before sending when too big, and checked by the site once stored."""
 
-import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
