@@ -129,6 +129,7 @@ class LocalAWS:
             "AWS_ENDPOINT_URL_S3": self.moto_url,
             "AWS_ENDPOINT_URL_SQS": self.moto_url,
             "AWS_ENDPOINT_URL_AUTOSCALING": self.moto_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.moto_url,
             "AWS_ENDPOINT_URL_SIMPLEDB": self.simpledb.endpoint_url,
         }
 

@@ -129,6 +129,7 @@ AWS_ENDPOINT_URLS = {
     "sqs": env.str("AWS_ENDPOINT_URL_SQS", local_default=_LOCAL_MOTO),
     "sdb": env.str("AWS_ENDPOINT_URL_SIMPLEDB", local_default="http://127.0.0.1:4567"),
     "autoscaling": env.str("AWS_ENDPOINT_URL_AUTOSCALING", local_default=_LOCAL_MOTO),
+    "dynamodb": env.str("AWS_ENDPOINT_URL_DYNAMODB", local_default=_LOCAL_MOTO),
 }
 # Locally the stack accepts any key; in production the instance role's credentials apply.
 AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", local_default="local")

@@ -5,7 +5,7 @@ import os
 import pytest
 
 pytest_plugins = ["tests.fixtures.simpledb", "tests.fixtures.localaws",
-                  "tests.fixtures.lifecycle"]
+                  "tests.fixtures.lifecycle", "tests.fixtures.dynamodb"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -23,6 +23,7 @@ def django_on_local_aws(local_aws):
     settings.AWS_ENDPOINT_URLS = {
         "s3": local_aws.moto_url, "sqs": local_aws.moto_url,
         "sdb": local_aws.simpledb.endpoint_url, "autoscaling": local_aws.moto_url,
+        "dynamodb": local_aws.moto_url,
     }
     # The stack's SimpleDB checks signatures: sign with its key pair, not whatever AWS keys
     # the developer's shell exports.

@@ -1,0 +1,1 @@
+"""Sessions, cache and task results in Amazon DynamoDB: the second state store (issue 12)."""

@@ -1,0 +1,20 @@
+"""The exceptions of the DynamoDB stores.
+
+`Unavailable` is the SimpleDB stores' own class, so that whatever already turns an
+unreachable store into the 503 page (apps.ops.middleware) or a degraded cache read treats
+both stores alike.
+"""
+
+from ..simpledb.errors import Unavailable  # noqa: F401  (re-exported: one "unavailable")
+
+
+class DynamoDBError(Exception):
+    """A DynamoDB call failed for a reason the caller did not ask about."""
+
+
+class ConditionFailed(DynamoDBError):
+    """The write's condition did not hold."""
+
+
+class NoSuchTable(DynamoDBError):
+    """The table does not exist (not provisioned?)."""
