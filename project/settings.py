@@ -152,9 +152,17 @@ STRATUS_STATIC_BUCKET = env.str("STRATUS_STATIC_BUCKET", required_in_production=
 STRATUS_SQS_QUEUE_PREFIX = env.str("STRATUS_SQS_QUEUE_PREFIX", default="stratus-")
 STRATUS_SQS_QUEUES = env.list("STRATUS_SQS_QUEUES", local_default=("default",)) or ["default"]
 STRATUS_SQS_MAX_RECEIVE_COUNT = env.int("STRATUS_SQS_MAX_RECEIVE_COUNT", 10, minimum=2)
+# Where sessions, the cache (both aliases) and task results live: SimpleDB, the designed
+# store, or DynamoDB, for AWS accounts SimpleDB no longer takes (docs/dynamodb.md).
+STRATUS_STATE_STORE = env.choice("STRATUS_STATE_STORE", ("simpledb", "dynamodb"), "simpledb")
 STRATUS_SIMPLEDB_DOMAIN_PREFIX = env.str("STRATUS_SIMPLEDB_DOMAIN_PREFIX", default="stratus-")
 SIMPLEDB_SESSIONS_DOMAIN = STRATUS_SIMPLEDB_DOMAIN_PREFIX + "sessions"
 SIMPLEDB_CACHE_DOMAIN = STRATUS_SIMPLEDB_DOMAIN_PREFIX + "cache"
+STRATUS_DYNAMODB_TABLE_PREFIX = env.str("STRATUS_DYNAMODB_TABLE_PREFIX", default="stratus-")
+DYNAMODB_SESSIONS_TABLE = STRATUS_DYNAMODB_TABLE_PREFIX + "sessions"
+_DYNAMODB = STRATUS_STATE_STORE == "dynamodb"
+# The cache aliases' domains or tables: <prefix>cache and <prefix>login-failures.
+_STATE_PREFIX = STRATUS_DYNAMODB_TABLE_PREFIX if _DYNAMODB else STRATUS_SIMPLEDB_DOMAIN_PREFIX
 
 # -- files ----------------------------------------------------------------------------------
 STRATUS_DOWNLOAD_URL_EXPIRY = env.int("STRATUS_DOWNLOAD_URL_EXPIRY", 300, minimum=1)
@@ -226,18 +234,21 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # -- sessions, cache, auth ------------------------------------------------------------------
-# Both in SimpleDB, shared by every node (docs/sessions-and-cache.md).
-SESSION_ENGINE = "storage_backends.simpledb.sessions"
+# Both in the state store, shared by every node (docs/sessions-and-cache.md, docs/dynamodb.md).
+SESSION_ENGINE = ("storage_backends.dynamodb.sessions" if _DYNAMODB
+                  else "storage_backends.simpledb.sessions")
+_CACHE_BACKEND = ("storage_backends.dynamodb.cache.DynamoDBCache" if _DYNAMODB
+                  else "storage_backends.simpledb.cache.SimpleDBCache")
 CACHES = {
     "default": {
-        "BACKEND": "storage_backends.simpledb.cache.SimpleDBCache",
-        "LOCATION": SIMPLEDB_CACHE_DOMAIN,
+        "BACKEND": _CACHE_BACKEND,
+        "LOCATION": _STATE_PREFIX + "cache",
         "TIMEOUT": env.int("STRATUS_CACHE_TIMEOUT", 300),
         "KEY_PREFIX": env.str("STRATUS_CACHE_KEY_PREFIX", default="stratus"),
         "OPTIONS": {
             "CONSISTENT_READ": env.bool("STRATUS_CACHE_CONSISTENT_READ", False),
-            # Values too big for one SimpleDB item go to the media bucket, under a prefix
-            # that provision_aws gives a lifecycle rule.
+            # Values too big for one item go to the media bucket, under a prefix that
+            # provision_aws gives a lifecycle rule.
             "SPILL_BUCKET": STRATUS_MEDIA_BUCKET,
             "SPILL_PREFIX": "cache-spill/",
         },
@@ -245,7 +256,8 @@ CACHES = {
 }
 
 # -- background tasks -------------------------------------------------------------------------
-# django.tasks on SQS, results in SimpleDB; `manage.py sqs_worker` runs them (docs/tasks.md).
+# django.tasks on SQS, results in the state store; `manage.py sqs_worker` runs them
+# (docs/tasks.md).
 TASKS = {
     "default": {
         "BACKEND": "storage_backends.tasks.SQSBackend",
@@ -257,12 +269,14 @@ TASKS = {
             "WAIT_SECONDS": env.int("STRATUS_TASK_WAIT_SECONDS", 20, minimum=0),
             "MAX_ATTEMPTS": env.int("STRATUS_TASK_MAX_ATTEMPTS", 3, minimum=1),
             "RETRY_DELAY": env.int("STRATUS_TASK_RETRY_DELAY", 10, minimum=0),
+            "RESULTS_STORE": STRATUS_STATE_STORE,
             "RESULTS_DOMAIN": STRATUS_SIMPLEDB_DOMAIN_PREFIX + "task-results",
+            "RESULTS_TABLE": STRATUS_DYNAMODB_TABLE_PREFIX + "task-results",
             "RESULT_RETENTION": env.int("STRATUS_TASK_RESULT_RETENTION", 7 * 24 * 3600,
                                         minimum=60),
             "SHUTDOWN_GRACE": env.int("STRATUS_TASK_SHUTDOWN_GRACE", 30, minimum=0),
-            # Payloads over SQS's 1 MiB, and results too big for one SimpleDB item, go to the
-            # media bucket under a prefix that provision_aws gives a lifecycle rule.
+            # Payloads over SQS's 1 MiB, and results too big for one item, go to the media
+            # bucket under a prefix that provision_aws gives a lifecycle rule.
             "PAYLOAD_BUCKET": STRATUS_MEDIA_BUCKET,
             "PAYLOAD_PREFIX": "task-payloads/",
         },
@@ -286,8 +300,8 @@ LOGOUT_REDIRECT_URL = "login"
 # other) is checked first by axes's backend; apps/accounts/lockout.py counts failures per
 # (username, address) pair and, at a much higher limit, per address, in a cache alias of
 # their own that reads consistently and raises on errors: a lock-out check that cannot read
-# is the 503 page, never a log-in. The alias has a domain of its own, so neither clearing
-# nor culling the default cache (MAX_ENTRIES culls a whole domain) lifts lock-outs.
+# is the 503 page, never a log-in. The alias has a domain (or table) of its own, so neither
+# clearing nor culling the default cache (MAX_ENTRIES culls a whole domain) lifts lock-outs.
 STRATUS_LOGIN_ATTEMPTS = env.int("STRATUS_LOGIN_ATTEMPTS", 5, minimum=1)
 STRATUS_LOGIN_ADDRESS_ATTEMPTS = env.int("STRATUS_LOGIN_ADDRESS_ATTEMPTS", 100, minimum=1)
 STRATUS_LOGIN_WINDOW = env.int("STRATUS_LOGIN_WINDOW", 900, minimum=1)
@@ -305,8 +319,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 CACHES["login_failures"] = {
-    "BACKEND": "storage_backends.simpledb.cache.SimpleDBCache",
-    "LOCATION": STRATUS_SIMPLEDB_DOMAIN_PREFIX + "login-failures",
+    "BACKEND": _CACHE_BACKEND,
+    "LOCATION": _STATE_PREFIX + "login-failures",
     "KEY_PREFIX": CACHES["default"]["KEY_PREFIX"] + "-login-failures",
     "OPTIONS": {"CONSISTENT_READ": True, "ON_ERROR": "raise"},
 }

@@ -1,15 +1,22 @@
-"""Create, idempotently, or verify the buckets, queues and domains the settings name.
+"""Create, idempotently, or verify the buckets, queues, domains and tables the settings name.
 
 Each `ensure_*` makes the resource match what Stratus needs and says what it did; each
 `check_*` changes nothing and returns the problems it found. `provision_aws` is a thin
 command over `Provisioner`.
+
+A DynamoDB table is made on demand (no capacity to plan), keyed by `k` (a string), with its
+TTL on `x` and, in production (settings.PRODUCTION), point-in-time recovery. What cannot be
+changed in place (the key of an existing table, a TTL on another attribute) is
+`Unfixable`: provisioning stops and says what to do.
 """
 
 import json
 
 from botocore.exceptions import ClientError
+from django.conf import settings
 
 from . import aws, resources
+from .dynamodb.client import EXPIRY, KEY
 
 CORS_METHODS = ["GET", "HEAD", "PUT", "POST"]
 PUBLIC_ACCESS_BLOCK = {
@@ -56,14 +63,26 @@ ABORT_INCOMPLETE_UPLOADS_RULE = {
 }
 
 
+#: The key schema of every Stratus table.
+TABLE_KEY = {"KeySchema": [{"AttributeName": KEY, "KeyType": "HASH"}],
+             "AttributeDefinitions": [{"AttributeName": KEY, "AttributeType": "S"}]}
+#: How long provisioning waits for a new table to become ACTIVE (it takes seconds).
+TABLE_WAIT = {"Delay": 1, "MaxAttempts": 120}
+
+
+class Unfixable(Exception):
+    """A resource differs from what Stratus needs in a way provisioning must not change."""
+
+
 class Provisioner:
     """Provisioning and checking against the clients of `storage_backends.aws`."""
 
-    def __init__(self, s3=None, sqs=None, sdb=None):
+    def __init__(self, s3=None, sqs=None, sdb=None, dynamodb=None):
         """Clients default to storage_backends.aws's; pass False for a service not used."""
         self.s3 = aws.client("s3") if s3 is None else s3
         self.sqs = aws.client("sqs") if sqs is None else sqs
         self.sdb = aws.client("sdb") if sdb is None else sdb
+        self.dynamodb = aws.client("dynamodb") if dynamodb is None else dynamodb
 
     # -- S3 ------------------------------------------------------------------------------
     def ensure_bucket(self, name, origins):
@@ -216,6 +235,94 @@ class Provisioner:
             names += page.get("DomainNames", [])
         return names
 
+    # -- DynamoDB ------------------------------------------------------------------------
+    @staticmethod
+    def _recovery_wanted():
+        # A local stack is thrown away at each start: nothing to recover.
+        return bool(getattr(settings, "PRODUCTION", False))
+
+    def _table(self, name):
+        """The table's description, or None if there is no such table."""
+        try:
+            return self.dynamodb.describe_table(TableName=name)["Table"]
+        except ClientError as error:
+            if _code(error) == "ResourceNotFoundException":
+                return None
+            raise
+
+    @staticmethod
+    def _key_problem(name, table):
+        schema = table.get("KeySchema", [])
+        types = {d["AttributeName"]: d["AttributeType"]
+                 for d in table.get("AttributeDefinitions", [])}
+        if schema != TABLE_KEY["KeySchema"] or types.get(KEY) != "S":
+            found = ", ".join(f"{k['AttributeName']} ({k['KeyType']}, "
+                              f"{types.get(k['AttributeName'], '?')})" for k in schema)
+            return (f"DynamoDB table {name} is keyed by {found or 'nothing'}, not by {KEY} "
+                    f"alone (a string)")
+        return ""
+
+    def _ttl(self, name):
+        """(status, attribute) of the table's TTL."""
+        found = self.dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        return found.get("TimeToLiveStatus", "DISABLED"), found.get("AttributeName")
+
+    def _recovery(self, name):
+        found = self.dynamodb.describe_continuous_backups(TableName=name)
+        return found["ContinuousBackupsDescription"].get(
+            "PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus", "DISABLED")
+
+    def ensure_table(self, name):
+        table = self._table(name)
+        if table is None:
+            self.dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                                       **TABLE_KEY)
+            self.dynamodb.get_waiter("table_exists").wait(TableName=name,
+                                                          WaiterConfig=TABLE_WAIT)
+            action, billing = "created", "PAY_PER_REQUEST"
+        else:
+            problem = self._key_problem(name, table)
+            if problem:
+                raise Unfixable(f"{problem}: a table's key cannot be changed; delete the table "
+                                f"or name another")
+            action = "exists"
+            billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+        status, attribute = self._ttl(name)
+        if status in ("ENABLED", "ENABLING") and attribute != EXPIRY:
+            raise Unfixable(f"DynamoDB table {name} has its TTL on {attribute!r}, not "
+                            f"{EXPIRY!r}: disable it first (DynamoDB allows one TTL change "
+                            f"an hour), then provision again")
+        if status not in ("ENABLED", "ENABLING"):
+            self.dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True,
+                                                         "AttributeName": EXPIRY})
+        recovery = ""
+        if self._recovery_wanted():
+            if self._recovery(name) != "ENABLED":
+                self.dynamodb.update_continuous_backups(
+                    TableName=name,
+                    PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+            recovery = ", point-in-time recovery on"
+        capacity = "on demand" if billing == "PAY_PER_REQUEST" else "provisioned capacity"
+        return f"DynamoDB table {name}: {action}, {capacity}, TTL on {EXPIRY}{recovery}"
+
+    def check_table(self, name):
+        table = self._table(name)
+        if table is None:
+            return [f"DynamoDB table {name} is missing"]
+        problem = self._key_problem(name, table)
+        if problem:
+            return [problem]
+        problems = []
+        status, attribute = self._ttl(name)
+        if status not in ("ENABLED", "ENABLING") or attribute != EXPIRY:
+            problems.append(f"DynamoDB table {name} has no TTL on {EXPIRY} (expired items "
+                            f"would never be deleted)")
+        if self._recovery_wanted() and self._recovery(name) != "ENABLED":
+            problems.append(f"DynamoDB table {name} has point-in-time recovery off, in "
+                            f"production")
+        return problems
+
     # -- all -----------------------------------------------------------------------------
     def ensure_all(self):
         """Make every resource the settings name; returns one line per resource."""
@@ -223,6 +330,7 @@ class Provisioner:
         lines = [self.ensure_bucket(name, origins) for name in resources.buckets()]
         lines += [self.ensure_queue(queue) for queue in resources.queues()]
         lines += [self.ensure_domain(name) for name in resources.domains()]
+        lines += [self.ensure_table(name) for name in resources.tables()]
         return lines
 
     def check_all(self):
@@ -235,4 +343,6 @@ class Provisioner:
             problems += self.check_queue(queue)
         for name in resources.domains():
             problems += self.check_domain(name)
+        for name in resources.tables():
+            problems += self.check_table(name)
         return problems

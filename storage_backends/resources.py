@@ -1,4 +1,8 @@
-"""The AWS resources the settings name: what `provision_aws` creates and `--check` verifies."""
+"""The AWS resources the settings name: what `provision_aws` creates and `--check` verifies.
+
+Only what is in use: with every piece of state in DynamoDB, no SimpleDB domain is named (an
+AWS account opened since SimpleDB closed to new customers cannot create one).
+"""
 
 from dataclasses import dataclass, field
 
@@ -57,18 +61,37 @@ def queues():
     return list(found.values())
 
 
-def domains():
-    """The SimpleDB domains of the session engine, every SimpleDB cache and the task
-    results."""
-    names = [settings.SIMPLEDB_SESSIONS_DOMAIN, settings.SIMPLEDB_CACHE_DOMAIN]
+#: The session engines of the two stores.
+SIMPLEDB_SESSIONS = "storage_backends.simpledb.sessions"
+DYNAMODB_SESSIONS = "storage_backends.dynamodb.sessions"
+
+
+def _in_use(store, session_engine, session_setting, cache_backend):
+    """The names a store's session engine, caches and task results use, in order, once
+    each (none when nothing uses that store)."""
+    names = []
+    if settings.SESSION_ENGINE == session_engine and getattr(settings, session_setting, None):
+        names.append(getattr(settings, session_setting))
     for cache in settings.CACHES.values():
-        if cache.get("BACKEND", "").endswith("SimpleDBCache") and \
-                cache.get("LOCATION") and cache["LOCATION"] not in names:
+        if cache.get("BACKEND", "").endswith(cache_backend) and cache.get("LOCATION"):
             names.append(cache["LOCATION"])
     for backend in task_backends():
-        if backend.config.results_domain not in names:
-            names.append(backend.config.results_domain)
-    return names
+        if backend.config.results_store == store:
+            names.append(backend.config.results_domain if store == "simpledb"
+                         else backend.config.results_table)
+    return list(dict.fromkeys(names))
+
+
+def domains():
+    """The SimpleDB domains in use: the session engine's (if sessions are in SimpleDB), every
+    SimpleDB cache's and the task results' of backends that keep them in SimpleDB."""
+    return _in_use("simpledb", SIMPLEDB_SESSIONS, "SIMPLEDB_SESSIONS_DOMAIN", "SimpleDBCache")
+
+
+def tables():
+    """The DynamoDB tables in use, as `domains()` for SimpleDB: the session engine's
+    (DYNAMODB_SESSIONS_TABLE), every DynamoDBCache's and the task results'."""
+    return _in_use("dynamodb", DYNAMODB_SESSIONS, "DYNAMODB_SESSIONS_TABLE", "DynamoDBCache")
 
 
 #: Days after which S3 removes a spilled value the cache itself did not delete.
@@ -76,12 +99,12 @@ SPILL_EXPIRY_DAYS = 30
 
 
 def spill_prefixes(bucket):
-    """Prefixes in `bucket` where SimpleDB caches spill large values and task backends keep
-    large payloads and results (for lifecycle rules)."""
+    """Prefixes in `bucket` where SimpleDB and DynamoDB caches spill large values and task
+    backends keep large payloads and results (for lifecycle rules)."""
     prefixes = {
         cache.get("OPTIONS", {}).get("SPILL_PREFIX", "cache-spill/")
         for cache in settings.CACHES.values()
-        if cache.get("BACKEND", "").endswith("SimpleDBCache")
+        if cache.get("BACKEND", "").endswith(("SimpleDBCache", "DynamoDBCache"))
         and cache.get("OPTIONS", {}).get("SPILL_BUCKET") == bucket
     }
     prefixes |= {backend.config.payload_prefix for backend in task_backends()

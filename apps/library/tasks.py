@@ -27,8 +27,8 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
-from storage_backends.simpledb.client import SimpleDBError
 from storage_backends.tasks.queues import QueueError
+from storage_backends.tasks.results import STORE_ERRORS
 
 from . import files, previews
 from .models import File, PreviewState
@@ -39,8 +39,8 @@ logger = logging.getLogger(__name__)
 CHUNK_BYTES = 1024 * 1024
 #: The same for previews, smaller: a text preview needs only the first few KB.
 PREVIEW_CHUNK_BYTES = 64 * 1024
-#: What an enqueue may raise when SQS or SimpleDB refuses or cannot be reached.
-ENQUEUE_ERRORS = (BotoCoreError, ClientError, SimpleDBError, QueueError)
+#: What an enqueue may raise when SQS or the result store refuses or cannot be reached.
+ENQUEUE_ERRORS = (BotoCoreError, ClientError, *STORE_ERRORS, QueueError)
 
 
 class Facts:
@@ -258,7 +258,7 @@ def resend_overdue_tasks(file):
 
 
 def enqueue_file_facts(file_id):
-    """Send record_file_facts(file_id); its TaskResult, or None if SQS or SimpleDB failed.
+    """Send record_file_facts(file_id); its TaskResult, or None if SQS or the result store failed.
 
     The upload this follows is already stored: an outage of the queue must not undo it or
     show the user an error for it. The failure is logged, the file's facts stay pending,
@@ -273,7 +273,7 @@ def enqueue_file_facts(file_id):
 
 
 def enqueue_previews(file_id):
-    """Send build_previews(file_id); its TaskResult, or None if SQS or SimpleDB failed.
+    """Send build_previews(file_id); its TaskResult, or None if SQS or the result store failed.
 
     Like enqueue_file_facts, it never fails its caller (an upload already stored): the
     failure is logged, the preview stays pending, and the file's page or the admin's

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import connection
 
 from storage_backends import aws, resources
+from storage_backends.dynamodb.client import KEY
 
 #: A check slower than this counts as failed: readiness must answer within the ALB's timeout
 #: (5 s by default), two attempts included.
@@ -41,8 +42,26 @@ def check_simpledb():
     _client("sdb").domain_metadata(DomainName=settings.SIMPLEDB_SESSIONS_DOMAIN)
 
 
-CHECKS = {"database": check_database, "s3": check_s3, "sqs": check_sqs,
-          "simpledb": check_simpledb}
+#: A key no session has (session keys are letters and digits): the read finds nothing.
+PROBE_KEY = "readyz-probe"
+
+
+def check_dynamodb():
+    # One eventually consistent read of a small absent item: half a read unit, and it
+    # fails as the sessions would (table missing, throttled, unreachable).
+    _client("dynamodb").get_item(TableName=settings.DYNAMODB_SESSIONS_TABLE,
+                                 Key={KEY: {"S": PROBE_KEY}}, ProjectionExpression=KEY)
+
+
+BASE_CHECKS = {"database": check_database, "s3": check_s3, "sqs": check_sqs}
+#: The check of each state store (settings.STRATUS_STATE_STORE): only the one in use.
+STATE_CHECKS = {"simpledb": check_simpledb, "dynamodb": check_dynamodb}
+
+
+def checks():
+    """{name: check} of what this site depends on."""
+    store = getattr(settings, "STRATUS_STATE_STORE", "simpledb")
+    return {**BASE_CHECKS, store: STATE_CHECKS[store]}
 
 
 def run_checks():
@@ -54,6 +73,7 @@ def run_checks():
         except Exception as error:  # any failure means not ready; say which
             return f"{type(error).__name__}: {error}"[:300]
 
-    with ThreadPoolExecutor(max_workers=len(CHECKS)) as pool:
-        futures = {name: pool.submit(run, check) for name, check in CHECKS.items()}
+    selected = checks()
+    with ThreadPoolExecutor(max_workers=len(selected)) as pool:
+        futures = {name: pool.submit(run, check) for name, check in selected.items()}
         return {name: future.result() for name, future in futures.items()}

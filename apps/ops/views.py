@@ -29,7 +29,8 @@ def healthz(request):
 @never_cache
 @require_safe
 def readyz(request):
-    """Ready: database, S3, SQS and SimpleDB all answer; 503 naming what failed otherwise.
+    """Ready: database, S3, SQS and the state store (SimpleDB or DynamoDB) all answer; 503
+    naming what failed otherwise.
 
     A draining node (its `STRATUS_DRAIN_FILE` exists) is 503 at once, checking nothing: the
     balancer takes it out of service while it finishes the requests it has, and probing a

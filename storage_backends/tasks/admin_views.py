@@ -18,7 +18,7 @@ Permissions are the models': `view` for every page, `change` to re-enqueue or re
 `delete` to delete a dead letter; superusers have them all, and the admin site sends
 anyone not staff to its login page. Every action is recorded in the admin's log.
 
-When SQS or SimpleDB cannot be reached, a page says so: the queue pages in place of the
+When SQS or the result store cannot be reached, a page says so: the queue pages in place of the
 counts (with the queues still listed), the others in place of their content, with status
 503. An action that fails says what it did and did not do.
 """
@@ -42,7 +42,6 @@ from django.utils.http import urlencode
 from django.utils.timesince import timesince
 
 from .. import resources
-from ..simpledb.client import CHUNK_COUNT, CHUNK_PREFIX, COMPRESSED, SPILLED
 from .deadletters import LOOK_VISIBILITY, MAX_LISTED, dead_letter_queue
 from .messages import BadMessage, resolve_task
 from .queues import missing_queue
@@ -52,10 +51,9 @@ from .worker import SERVICE_ERRORS
 
 #: Results a page lists unless asked for another number (at most results.MAX_LISTED).
 DEFAULT_RESULTS = 100
-#: SimpleDB's longest item name, in bytes: a longer result id names nothing.
+#: SimpleDB's longest item name, in bytes (DynamoDB's keys may be 2,048): a longer result
+#: id names nothing.
 MAX_ITEM_NAME_BYTES = 1024
-#: Attributes of a result item that hold its encoded document, not shown as they are.
-CODEC_ATTRIBUTES = {CHUNK_COUNT, COMPRESSED, SPILLED}
 
 
 class CannotReenqueue(Exception):
@@ -169,10 +167,10 @@ class _TaskPages(admin.ModelAdmin):
 
 # -- results --------------------------------------------------------------------------------
 def result_backends():
-    """The SQSBackends in TASKS, one per results domain (backends may share one)."""
+    """The SQSBackends in TASKS, one per result store (backends may share one)."""
     found = {}
     for backend in resources.task_backends():
-        found.setdefault(backend.config.results_domain, backend)
+        found.setdefault(backend.results.location, backend)
     return list(found.values())
 
 
@@ -213,7 +211,8 @@ class TaskResultAdmin(_TaskPages):
         query = {"backend": backend.alias} if len(backends) > 1 else None
         now = timezone.now()
         retention = timesince(now - timedelta(seconds=backend.config.result_retention), now)
-        context.update(backend=backend, limit=limit, retention=retention, rows=[{
+        context.update(backend=backend, limit=limit, retention=retention,
+                       complete=found.complete, scanned=found.scanned, rows=[{
             "id": result_id, "url": self._url("change", result_id, query=query),
             "task": attributes.get("task", ""), "queue": attributes.get("queue", ""),
             "priority": attributes.get("priority", ""), "status": attributes.get("status", ""),
@@ -267,9 +266,7 @@ class TaskResultAdmin(_TaskPages):
             "return_value": (pretty_json(document.get("return_value"))
                              if document and succeeded else None),
             "errors": (document.get("errors") or []) if document else [],
-            "stored": sorted((name, value) for name, value in attributes.items()
-                             if name not in CODEC_ATTRIBUTES
-                             and not (name.startswith(CHUNK_PREFIX) and name[1:].isdigit())),
+            "stored": sorted(backend.results.plain(attributes).items()),
             "can_reenqueue": self.has_change_permission(request) and not problem,
             "cannot_reenqueue": cannot_reenqueue,
             "enqueue_url": self._url("enqueue", object_id, query={"backend": backend.alias}),

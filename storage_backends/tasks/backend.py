@@ -1,4 +1,5 @@
-"""`SQSBackend`: Django's Tasks framework on Amazon SQS, with results in SimpleDB.
+"""`SQSBackend`: Django's Tasks framework on Amazon SQS, with results in SimpleDB or
+DynamoDB (the RESULTS_STORE option).
 
 TASKS = {"default": {"BACKEND": "storage_backends.tasks.SQSBackend", "QUEUES": [...],
 "OPTIONS": {...}}}; docs/tasks.md, "Options", lists them.
@@ -8,9 +9,10 @@ default, `<prefix><queue>-high` for priorities >= 1), each with a dead-letter qu
 `...-dlq`; `manage.py provision_aws` creates them and `manage.py sqs_worker` runs what
 they hold.
 
-`enqueue` writes the READY result (1 SimpleDB call) and sends the message (1 SendMessage).
-Inside `transaction.atomic()` both wait for the commit and go out in batches: 25 results to
-a BatchPutAttributes, 10 messages to a SendMessageBatch; a rollback sends nothing.
+`enqueue` writes the READY result (1 call: PutAttributes or UpdateItem) and sends the
+message (1 SendMessage). Inside `transaction.atomic()` both wait for the commit and go out
+in batches: 25 results to a BatchPutAttributes or BatchWriteItem, 10 messages to a
+SendMessageBatch; a rollback sends nothing.
 `enqueue_many` does the same for a list of calls, at once or on commit.
 """
 
@@ -33,7 +35,7 @@ from .. import aws
 from . import messages, options
 from .messages import Payload, PayloadStore
 from .queues import Queues
-from .results import ResultStore
+from .results import result_store
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,7 +46,8 @@ class SQSTask(Task):
 
 
 class SQSBackend(BaseTaskBackend):
-    """Tasks sent through SQS, run by `manage.py sqs_worker`, results kept in SimpleDB."""
+    """Tasks sent through SQS, run by `manage.py sqs_worker`, results kept in SimpleDB or
+    DynamoDB."""
 
     task_class = SQSTask
 
@@ -53,7 +56,8 @@ class SQSBackend(BaseTaskBackend):
     supports_defer = True
     # Coroutine tasks run on an event loop in the worker's threads.
     supports_async_task = True
-    # Results (status, times, errors, return value) are in SimpleDB: any process reads them.
+    # Results (status, times, errors, return value) are in SimpleDB or DynamoDB: any
+    # process reads them.
     supports_get_result = True
     # Priorities map onto per-band SQS queues, polled highest band first.
     supports_priority = True
@@ -86,13 +90,12 @@ class SQSBackend(BaseTaskBackend):
 
     @property
     def results(self):
-        client = aws.client("sdb",
+        """The ResultStore of RESULTS_STORE (storage_backends.tasks.results)."""
+        service = "dynamodb" if self.config.results_store == "dynamodb" else "sdb"
+        client = aws.client(service,
                             max_pool_connections=max(settings.AWS_MAX_POOL_CONNECTIONS, 16))
-        return self._built_on("results", client, lambda sdb: ResultStore(
-            sdb, self.config.results_domain, self.config.result_retention,
-            s3=aws.client("s3") if self.config.payload_bucket else None,
-            bucket=self.config.payload_bucket, prefix=self.config.payload_prefix + "results/",
-        ))
+        return self._built_on("results", client, lambda made: result_store(
+            self.config, made, s3=aws.client("s3") if self.config.payload_bucket else None))
 
     @property
     def payloads(self):

@@ -30,8 +30,8 @@ ReceiveMessage per ten messages (WaitTimeSeconds=1 while fewer are held than tha
 SQS asks all its servers rather than a sample; one last short poll for any the lagging count
 missed) and one ChangeMessageVisibilityBatch per ten to hand them back. Redriving sends
 each message with its own SendMessage, so that each is deleted from the dead-letter queue
-only once its own send succeeded; results are read with one Select per 20 and reset with
-one BatchPutAttributes per 25; deletes go ten to a DeleteMessageBatch.
+only once its own send succeeded; results are read in batches (one Select per 20, or one
+BatchGetItem per 100) and reset in batches of 25; deletes go ten to a DeleteMessageBatch.
 """
 
 import json
@@ -221,8 +221,8 @@ class DeadLetterQueue:
                                  f"{letter.result_id}): a worker would only delete it")
                     continue
                 if record:
-                    resets[letter.result_id] = rerun_record(
-                        record, self.backend.config.result_retention)
+                    resets[letter.result_id] = self.backend.results.revised(
+                        record, rerun_record(record, self.backend.config.result_retention))
                 sendable.append(letter)
             self.backend.results.put_many(resets)
             sent = []

@@ -7,6 +7,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.tasks.base import TASK_MIN_PRIORITY
 
 from ..simpledb.client import DOMAIN_NAME
+from .results import STORES
+
+#: What DynamoDB accepts as a table name.
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 
 #: SQS queue names: up to 80 characters of letters, digits, hyphens and underscores.
 QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
@@ -27,7 +31,10 @@ DEFAULTS = {
     "MAX_ATTEMPTS": 3,
     "RETRY_DELAY": 10,
     "RETRY_DELAY_MAX": 900,
+    # Where results are kept: "simpledb" (RESULTS_DOMAIN) or "dynamodb" (RESULTS_TABLE).
+    "RESULTS_STORE": "simpledb",
     "RESULTS_DOMAIN": "stratus-task-results",
+    "RESULTS_TABLE": "stratus-task-results",
     "RESULT_RETENTION": 7 * 24 * 3600,
     "ENQUEUE_ON_COMMIT": True,
     "PAYLOAD_BUCKET": None,
@@ -48,7 +55,9 @@ class Options:
     max_attempts: int
     retry_delay: int
     retry_delay_max: int
+    results_store: str
     results_domain: str
+    results_table: str
     result_retention: int
     enqueue_on_commit: bool
     payload_bucket: str | None
@@ -126,7 +135,9 @@ def parse(options, queue_names):
         max_attempts=_integer(merged, "MAX_ATTEMPTS", 1),
         retry_delay=_integer(merged, "RETRY_DELAY", 0, MAX_VISIBILITY_SECONDS),
         retry_delay_max=_integer(merged, "RETRY_DELAY_MAX", 0, MAX_VISIBILITY_SECONDS),
+        results_store=merged["RESULTS_STORE"],
         results_domain=str(merged["RESULTS_DOMAIN"]),
+        results_table=str(merged["RESULTS_TABLE"]),
         result_retention=_integer(merged, "RESULT_RETENTION", 60),
         enqueue_on_commit=_boolean(merged, "ENQUEUE_ON_COMMIT"),
         payload_bucket=merged["PAYLOAD_BUCKET"] or None,
@@ -134,9 +145,16 @@ def parse(options, queue_names):
         shutdown_grace=_integer(merged, "SHUTDOWN_GRACE", 0),
         queue_names=tuple(queue_names),
     )
-    if not DOMAIN_NAME.fullmatch(parsed.results_domain):
+    if parsed.results_store not in STORES:
+        raise ImproperlyConfigured(f"SQSBackend OPTIONS['RESULTS_STORE'] must be one of "
+                                   f"{', '.join(map(repr, STORES))}, not "
+                                   f"{parsed.results_store!r}")
+    if parsed.results_store == "simpledb" and not DOMAIN_NAME.fullmatch(parsed.results_domain):
         raise ImproperlyConfigured(f"RESULTS_DOMAIN {parsed.results_domain!r} is not a valid "
                                    "SimpleDB domain name")
+    if parsed.results_store == "dynamodb" and not TABLE_NAME.fullmatch(parsed.results_table):
+        raise ImproperlyConfigured(f"RESULTS_TABLE {parsed.results_table!r} is not a valid "
+                                   "DynamoDB table name")
     for name in parsed.sqs_names():
         if not QUEUE_NAME.fullmatch(name + "-dlq"):
             raise ImproperlyConfigured(

@@ -4,11 +4,12 @@ from contextlib import contextmanager
 
 
 class Calls(list):
-    """Operation names in the order they were called; `of(service)` those of one service."""
+    """Operation names in the order they were called; `of("sqs")` those of SQS, `of("results")`
+    those of the result store (SimpleDB or DynamoDB)."""
 
     def __init__(self):
         super().__init__()
-        self.services = {"sqs": [], "simpledb": []}
+        self.services = {"sqs": [], "results": []}
 
     def of(self, service):
         return self.services[service]
@@ -16,17 +17,18 @@ class Calls(list):
 
 @contextmanager
 def aws_calls(backend):
-    """The SQS and SimpleDB operations a backend's clients call inside the block (a retry is
-    not counted twice: before-call fires once per operation)."""
+    """The SQS and result store operations a backend's clients call inside the block (a
+    retry is not counted twice: before-call fires once per operation)."""
     calls = Calls()
 
     def record(event_name, **kwargs):
         _before, service, operation = event_name.split(".")
         calls.append(operation)
-        calls.services[service].append(operation)
+        calls.services["sqs" if service == "sqs" else "results"].append(operation)
 
+    store = backend.results.client
     hooks = [(backend.sqs.sqs, "before-call.sqs"),
-             (backend.results.records.sdb, "before-call.simpledb")]
+             (store, f"before-call.{store.meta.service_model.service_id.hyphenize()}")]
     for client, event in hooks:
         client.meta.events.register(event, record)
     try:

@@ -22,7 +22,14 @@ def task_options():
 
 
 @pytest.fixture
-def tasks(settings, task_options):
+def results_store():
+    """Where the `tasks` fixture keeps results; `tests.tasks.stores.on_both_stores` runs a
+    test on each store."""
+    return "simpledb"
+
+
+@pytest.fixture
+def tasks(settings, task_options, results_store):
     """The default SQSBackend on its own freshly provisioned queues (prefix per test)."""
     from django.tasks import task_backends
 
@@ -34,7 +41,9 @@ def tasks(settings, task_options):
         "QUEUES": ["default", "other"],
         "OPTIONS": {
             "QUEUE_PREFIX": f"t{uuid.uuid4().hex[:10]}-",
+            "RESULTS_STORE": results_store,
             "RESULTS_DOMAIN": "stratus-task-results",
+            "RESULTS_TABLE": "stratus-task-results",
             "PAYLOAD_BUCKET": settings.STRATUS_MEDIA_BUCKET,
             **task_options,
         },
@@ -42,7 +51,10 @@ def tasks(settings, task_options):
     provisioner = Provisioner()
     for queue in resources.queues():
         provisioner.ensure_queue(queue)
-    provisioner.ensure_domain("stratus-task-results")
+    if results_store == "dynamodb":
+        provisioner.ensure_table("stratus-task-results")
+    else:
+        provisioner.ensure_domain("stratus-task-results")
     jobs.calls.clear()
     return task_backends["default"]
 

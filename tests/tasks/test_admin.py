@@ -15,6 +15,7 @@ from storage_backends.tasks import messages
 from storage_backends.tasks.messages import Payload
 from tests.fixtures.localaws import reset_aws_clients
 from tests.tasks import jobs
+from tests.tasks.stores import on_both_stores
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -104,6 +105,7 @@ def test_the_admin_index_links_the_three_task_pages(admin_client):
 
 
 # -- results --------------------------------------------------------------------------------
+@on_both_stores
 def test_results_are_listed_newest_first_with_the_limit_said(admin_client, tasks):
     older = jobs.add.enqueue(1, 2)
     newer = jobs.add.enqueue(3, 4)
@@ -113,6 +115,7 @@ def test_results_are_listed_newest_first_with_the_limit_said(admin_client, tasks
     assert b"The newest 100 results at most" in response.content
 
 
+@on_both_stores
 def test_results_filter_by_status(admin_client, tasks, run_worker):
     failed = jobs.fails_once_only.enqueue(f"f-{uuid.uuid4().hex}")
     run_worker()
@@ -121,6 +124,7 @@ def test_results_filter_by_status(admin_client, tasks, run_worker):
     assert failed.id in ids and ready.id not in ids
 
 
+@on_both_stores
 def test_results_filter_by_task_path(admin_client, tasks):
     remembered = jobs.remember.enqueue("r", 1)
     added = jobs.add.enqueue(1, 1)
@@ -129,6 +133,7 @@ def test_results_filter_by_task_path(admin_client, tasks):
     assert remembered.id in ids and added.id not in ids
 
 
+@on_both_stores
 def test_results_filter_by_queue(admin_client, tasks):
     other = jobs.add.using(queue_name="other").enqueue(1, 1)
     default = jobs.add.enqueue(1, 1)
@@ -143,6 +148,7 @@ def test_an_invalid_filter_is_an_error_on_the_page(admin_client, tasks):
     assert b"Please correct the filters" in response.content
 
 
+@on_both_stores
 def test_a_failed_result_shows_its_exception_and_traceback(admin_client, tasks, run_worker):
     result = jobs.fails_once_only.enqueue(f"f-{uuid.uuid4().hex}")
     run_worker()
@@ -160,6 +166,7 @@ def test_the_detail_page_escapes_arguments(admin_client, tasks):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
 
 
+@on_both_stores
 def test_reenqueue_sends_the_same_task_as_a_new_ready_result(admin_client, tasks):
     original = jobs.add.using(queue_name="other", priority=5).enqueue(2, 3)
     response = admin_client.post(reverse("admin:storage_backends_taskresultrecord_enqueue",
@@ -185,6 +192,7 @@ def vanished_result(tasks):
     return payload.id
 
 
+@on_both_stores
 def test_a_result_whose_task_is_gone_still_shows(admin_client, vanished_result):
     response = admin_client.get(result_url(vanished_result))
     assert response.status_code == 200
@@ -200,6 +208,7 @@ def test_a_result_whose_task_is_gone_cannot_be_reenqueued(admin_client, vanished
     assert message.startswith("Cannot re-enqueue: unknown task 'tests.tasks.jobs.vanished'")
 
 
+@on_both_stores
 def test_an_unknown_result_id_is_a_404(admin_client, tasks):
     response = admin_client.get(result_url("no-such-result"))
     assert response.status_code == 404
@@ -412,6 +421,7 @@ def test_a_dead_letter_that_can_run_has_the_redrive_button(admin_client, source,
     assert 'value="redrive"' in content and 'id="cannot-run"' not in content
 
 
+@on_both_stores
 def test_redrive_resets_a_failed_result_so_a_worker_runs_it_again(admin_client, tasks,
                                                                  run_worker, dead_letters_url):
     name = f"f-{uuid.uuid4().hex}"

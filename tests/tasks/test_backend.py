@@ -13,6 +13,7 @@ from django.utils import timezone
 from storage_backends.tasks import SQSBackend, options
 from tests.tasks import jobs
 from tests.tasks.calls import aws_calls
+from tests.tasks.stores import WRITE_MANY, WRITE_ONE, on_both_stores
 
 
 @pytest.fixture
@@ -158,6 +159,21 @@ def test_a_results_domain_simpledb_refuses_is_improperly_configured():
         options.parse({"RESULTS_DOMAIN": "a"}, ["default"])
 
 
+def test_a_results_table_dynamodb_refuses_is_improperly_configured():
+    with pytest.raises(ImproperlyConfigured, match="RESULTS_TABLE 'a b' is not a valid"):
+        options.parse({"RESULTS_STORE": "dynamodb", "RESULTS_TABLE": "a b"}, ["default"])
+
+
+def test_a_results_store_other_than_simpledb_or_dynamodb_is_improperly_configured():
+    with pytest.raises(ImproperlyConfigured, match="RESULTS_STORE'] must be one of "
+                                                   "'simpledb', 'dynamodb', not 'redis'"):
+        options.parse({"RESULTS_STORE": "redis"}, ["default"])
+
+
+def test_results_are_kept_in_simpledb_unless_the_options_say_dynamodb():
+    assert options.parse({}, ["default"]).results_store == "simpledb"
+
+
 def test_a_bad_option_in_settings_fails_when_the_backend_is_made(settings):
     from django.tasks import task_backends
 
@@ -191,6 +207,7 @@ def test_enqueue_fires_task_enqueued_with_the_result(tasks):
     assert received == [(SQSBackend, result)]
 
 
+@on_both_stores
 def test_a_ready_result_is_readable_before_any_worker_runs(tasks):
     result = jobs.remember.using(priority=7, queue_name="other").enqueue("name", value=[1, 2])
     found = tasks.get_result(result.id)
@@ -203,6 +220,7 @@ def test_a_ready_result_is_readable_before_any_worker_runs(tasks):
         found.return_value
 
 
+@on_both_stores
 def test_an_unknown_result_id_does_not_exist(tasks):
     with pytest.raises(TaskResultDoesNotExist):
         tasks.get_result("no-such-result-id")
@@ -216,11 +234,12 @@ def test_arguments_that_are_not_json_are_a_type_error_and_nothing_is_sent(tasks)
     assert waiting(tasks) == 1
 
 
-def test_enqueue_is_one_send_message_and_one_put_attributes(tasks):
+@on_both_stores
+def test_enqueue_is_one_send_message_and_one_result_write(tasks, results_store):
     jobs.add.enqueue(0, 0)  # looks up the queue URL
     with aws_calls(tasks) as calls:
         jobs.add.enqueue(2, 3)
-    assert sorted(calls) == ["PutAttributes", "SendMessage"]
+    assert sorted(calls) == sorted([WRITE_ONE[results_store], "SendMessage"])
 
 
 def test_a_task_goes_to_the_queue_of_its_priority_band(tasks):
@@ -231,11 +250,13 @@ def test_a_task_goes_to_the_queue_of_its_priority_band(tasks):
     assert waiting(tasks, band="") == 2
 
 
-def test_enqueue_many_sends_ten_messages_a_call_and_writes_25_results_a_call(tasks):
+@on_both_stores
+def test_enqueue_many_sends_ten_messages_a_call_and_writes_25_results_a_call(tasks,
+                                                                            results_store):
     jobs.add.enqueue(0, 0)  # looks up the queue URL
     with aws_calls(tasks) as calls:
         results = tasks.enqueue_many(jobs.add, add_calls(25))
-    assert sorted(calls) == ["BatchPutAttributes"] + ["SendMessageBatch"] * 3
+    assert sorted(calls) == sorted([WRITE_MANY[results_store]] + ["SendMessageBatch"] * 3)
     assert len({result.id for result in results}) == 25
     assert waiting(tasks) == 26
     assert tasks.get_result(results[-1].id).args == [24, 24]

@@ -33,6 +33,7 @@ from storage_backends.tasks.results import epoch
 from storage_backends.tasks.worker import Worker
 from tests.tasks import jobs
 from tests.tasks.calls import aws_calls
+from tests.tasks.stores import READ_MANY, WRITE_MANY, WRITE_ONE, on_both_stores
 
 #: Seconds a test waits for a worker in a thread to do what it expects.
 DEADLINE = 30
@@ -152,6 +153,7 @@ def test_a_coroutine_task_runs_and_its_return_value_is_stored(tasks, run_worker)
     assert jobs.calls["async"] == [42]
 
 
+@on_both_stores
 def test_a_finished_result_has_its_times_worker_and_arguments(tasks, run_worker):
     result = jobs.remember.enqueue("times", value={"a": [1]})
     worker = run_worker(worker_id="worker-under-test")
@@ -220,6 +222,7 @@ class TestFailures:
         assert jobs.calls["attempts"] == [1, 2, 3]
         assert tasks.get_result(result.id).return_value == 3
 
+    @on_both_stores
     def test_a_task_that_fails_twice_succeeds_on_its_third_attempt(self, tasks, run_worker):
         result = jobs.fail_until.enqueue("retried", 3)
         run_worker()
@@ -381,6 +384,7 @@ def test_a_body_that_fills_sqs_limit_is_dead_lettered_cut_to_fit_its_reason(task
     assert body.startswith(dead_body) and len(dead_body) > MAX_MESSAGE_BYTES - 10_000
 
 
+@on_both_stores
 def test_a_garbage_result_record_dead_letters_its_message_alone(tasks, run_worker):
     """A record in the shared results domain is input too: one whose worker_ids is not a
     list makes that message fail to start, not the receiver."""
@@ -396,6 +400,7 @@ def test_a_garbage_result_record_dead_letters_its_message_alone(tasks, run_worke
     assert all(tasks.get_result(r.id).status == TaskResultStatus.SUCCESSFUL for r in others)
 
 
+@on_both_stores
 def test_a_running_record_with_a_garbage_lease_dead_letters_its_message_alone(tasks,
                                                                               run_worker):
     corrupt = jobs.remember.enqueue("corrupt", 1)
@@ -447,6 +452,7 @@ def test_a_fault_while_running_one_delivery_hands_it_back_alone_and_it_runs_agai
 
 
 # -- duplicates -----------------------------------------------------------------------------
+@on_both_stores
 class TestDuplicates:
     """A short visibility timeout: a duplicate handed back comes back within 2 s."""
 
@@ -536,6 +542,7 @@ def test_arguments_larger_than_a_message_run_from_s3_and_their_object_is_deleted
     assert s3.list_objects_v2(Bucket=settings.STRATUS_MEDIA_BUCKET, Prefix=folder)["KeyCount"] == 0
 
 
+@on_both_stores
 def test_a_return_value_larger_than_an_item_is_stored_in_s3_and_read_back(tasks, run_worker):
     result = jobs.random_text.enqueue("large", 600_000)
     run_worker()
@@ -546,15 +553,21 @@ def test_a_return_value_larger_than_an_item_is_stored_in_s3_and_read_back(tasks,
 
 
 # -- pruning ----------------------------------------------------------------------------------
+@on_both_stores
 class TestPruning:
-    """Results in a domain of their own, kept for RESULT_RETENTION = 60 s."""
+    """Results in a domain (or table) of their own, kept for RESULT_RETENTION = 60 s."""
 
     @pytest.fixture
-    def task_options(self, task_options):
-        domain = f"t{uuid.uuid4().hex[:10]}-results"
-        Provisioner().ensure_domain(domain)
-        yield {**task_options, "RESULTS_DOMAIN": domain, "RESULT_RETENTION": 60}
-        aws.client("sdb").delete_domain(DomainName=domain)
+    def task_options(self, task_options, results_store):
+        name = f"t{uuid.uuid4().hex[:10]}-results"
+        if results_store == "dynamodb":
+            Provisioner().ensure_table(name)
+            yield {**task_options, "RESULTS_TABLE": name, "RESULT_RETENTION": 60}
+            aws.client("dynamodb").delete_table(TableName=name)
+        else:
+            Provisioner().ensure_domain(name)
+            yield {**task_options, "RESULTS_DOMAIN": name, "RESULT_RETENTION": 60}
+            aws.client("sdb").delete_domain(DomainName=name)
 
     def test_results_are_pruned_once_past_their_retention(self, tasks, run_worker):
         results = [jobs.add.enqueue(n, n) for n in range(3)]
@@ -583,8 +596,8 @@ class TestPruning:
             tasks.results.put(result.id, {"expires": epoch(time.time() - 1)})
         out = StringIO()
         call_command("prune_task_results", stdout=out)
-        assert out.getvalue() == (f"tasks default: deleted 2 expired results from SimpleDB "
-                                  f"domain {tasks.config.results_domain}\n")
+        assert out.getvalue() == (f"tasks default: deleted 2 expired results from "
+                                  f"{tasks.results.location}\n")
         for result in expired:
             with pytest.raises(TaskResultDoesNotExist):
                 tasks.get_result(result.id)
@@ -592,6 +605,7 @@ class TestPruning:
 
 
 # -- call budget ------------------------------------------------------------------------------
+@on_both_stores
 class TestCallBudget:
     """One priority band and one queue: each extra band costs one ReceiveMessage per batch
     (polling the higher bands first is how priorities work), which is not what is measured
@@ -601,13 +615,16 @@ class TestCallBudget:
     def task_options(self, task_options):
         return {**task_options, "PRIORITY_BANDS": {"": -100}}
 
-    def test_draining_40_tasks_takes_few_sqs_calls_and_batched_simpledb_writes(
-            self, tasks, run_worker):
+    def test_draining_40_tasks_takes_few_sqs_calls_and_batched_result_writes(
+            self, tasks, run_worker, results_store):
         tasks.enqueue_many(jobs.noop, [((), {})] * 40)
         with aws_calls(tasks) as calls:
             worker = run_worker(concurrency=10, queue_names=["default"])
         assert worker.processed == 40
         assert len(calls.of("sqs")) <= 0.35 * 40, calls.of("sqs")
-        assert "PutAttributes" not in calls.of("simpledb")
-        assert calls.of("simpledb").count("BatchPutAttributes") <= 0.25 * 40, calls.of("simpledb")
+        results = calls.of("results")
+        assert WRITE_ONE[results_store] not in results
+        assert results.count(WRITE_MANY[results_store]) <= 0.25 * 40, results
+        assert results.count(READ_MANY[results_store]) <= 0.25 * 40, results
+        assert set(results) == {READ_MANY[results_store], WRITE_MANY[results_store]}, results
 

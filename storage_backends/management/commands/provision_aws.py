@@ -1,12 +1,12 @@
-"""`manage.py provision_aws [--check] [--wait S]`: the buckets, queues and domains the
-settings name."""
+"""`manage.py provision_aws [--check] [--wait S]`: the buckets, queues, SimpleDB domains and
+DynamoDB tables the settings name."""
 
 import time
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from django.core.management.base import BaseCommand, CommandError
 
-from storage_backends.provisioning import Provisioner
+from storage_backends.provisioning import Provisioner, Unfixable
 
 #: How often --wait tries again while the endpoints refuse connections.
 WAIT_INTERVAL_SECONDS = 0.5
@@ -21,8 +21,9 @@ def _seconds(text):
 
 class Command(BaseCommand):
     help = ("Create, idempotently, every S3 bucket (public access blocked, CORS for the site), "
-            "SQS queue (with its dead-letter queue) and SimpleDB domain the settings name. "
-            "With --check, change nothing and exit non-zero listing what is missing or wrong.")
+            "SQS queue (with its dead-letter queue), SimpleDB domain and DynamoDB table (on "
+            "demand, TTL on, point-in-time recovery in production) the settings use. With "
+            "--check, change nothing and exit non-zero listing what is missing or wrong.")
 
     def add_arguments(self, parser):
         parser.add_argument("--check", action="store_true",
@@ -56,3 +57,5 @@ class Command(BaseCommand):
                 self.stdout.write(line)
         except (BotoCoreError, ClientError) as error:
             raise CommandError(f"AWS call failed: {error}") from error
+        except Unfixable as error:
+            raise CommandError(str(error)) from error

@@ -1,12 +1,14 @@
 """`manage.py prune_task_results`: delete task results past their retention.
 
-Run it periodically (e.g. daily); expired results are not otherwise removed.
+Run it periodically (e.g. daily). On SimpleDB expired results are not otherwise removed; on
+DynamoDB the table's TTL deletes them too, lazily, but not the S3 objects of large ones
+(the bucket's lifecycle rule does, later).
 """
 
 from django.core.management.base import BaseCommand, CommandError
 
-from storage_backends.simpledb.client import SimpleDBError
 from storage_backends.tasks.commands import sqs_aliases, sqs_backend
+from storage_backends.tasks.results import STORE_ERRORS
 
 
 class Command(BaseCommand):
@@ -21,8 +23,7 @@ class Command(BaseCommand):
             store = sqs_backend(alias).results
             try:
                 deleted = store.prune()
-            except SimpleDBError as error:
+            except STORE_ERRORS as error:
                 raise CommandError(f"tasks {alias}: prune failed: {error}") from error
             self.stdout.write(f"tasks {alias}: deleted {deleted} expired result"
-                              f"{'' if deleted == 1 else 's'} from SimpleDB domain "
-                              f"{store.records.domain}")
+                              f"{'' if deleted == 1 else 's'} from {store.location}")

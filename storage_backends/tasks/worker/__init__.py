@@ -82,9 +82,10 @@ class Worker:
         self.failure = None
         self.control = Control()
         self.ledger = Ledger(concurrency)
-        self.settler = Settler(backend, self.ledger, self.worker_id)
         self._outcomes = queue.Queue()
+        # Orders the writes of one result: RUNNING marks and leases, then its outcome.
         self._mark_lock = threading.Lock()
+        self.settler = Settler(backend, self.ledger, self.worker_id, self._mark_lock)
 
     @property
     def processed(self):
@@ -113,8 +114,8 @@ class Worker:
             crew.start(f"receiver-{n}", receiver.loop)
         for n in range(receivers):
             crew.start(f"flusher-{n}", flusher.loop)
-        crew.start("heartbeat", Heartbeat(self.backend, self.ledger, control, self.visibility,
-                                          self.worker_id).loop)
+        crew.start("heartbeat", Heartbeat(self.backend, self.ledger, control, self._mark_lock,
+                                          self.visibility, self.worker_id).loop)
         crew.start("marker", Marker(self.backend, self.ledger, control, self._mark_lock,
                                     self.worker_id).loop)
         if self.lifecycle is not None:

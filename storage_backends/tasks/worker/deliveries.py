@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ...simpledb.client import SimpleDBError
 from ..queues import QueueError
+from ..results import STORE_ERRORS
 
-#: What a call to SQS, SimpleDB or S3 raises when the service cannot be used.
-SERVICE_ERRORS = (SimpleDBError, ClientError, BotoCoreError, QueueError)
+#: What a call to SQS, the result store or S3 raises when the service cannot be used.
+SERVICE_ERRORS = (*STORE_ERRORS, ClientError, BotoCoreError, QueueError)
 #: Messages one ReceiveMessage returns at most.
 MAX_RECEIVE = 10
 #: Seconds a receiver waits for a full batch of free task threads before taking fewer.
@@ -42,7 +42,7 @@ class Delivery:
     result: object = None
     attempt: int = 0
     running: bool = False    # handed to the task pool: queued, running, or its outcome due
-    mark: dict = field(default_factory=dict)  # the RUNNING attributes, written if it runs long
+    mark: dict = field(default_factory=dict)  # the RUNNING record, written if it runs long
     running_since: float = 0.0
     marked: bool = False     # RUNNING is in the result store
     finished: bool = False   # its outcome is being written: no RUNNING mark after that

@@ -4,6 +4,9 @@
   pool (queued, running, or with an outcome to write) and the lease in their result, so a
   task longer than the visibility timeout runs once. Nothing else is extended: a message
   the worker is not going to run comes back (or goes to SQS's dead-letter queue) by itself.
+  Leases are written under the mark lock, and not for a task whose outcome is being
+  written: where a write replaces the whole item (DynamoDB), a lease written after the
+  outcome would make the task RUNNING again.
 - The **marker** marks a task still running after RUNNING_MARK_AFTER as RUNNING (with its
   lease), in batches; a quicker one goes from READY to its outcome in one write.
 """
@@ -25,10 +28,11 @@ RUNNING_MARK_AFTER = 0.25
 class Heartbeat:
     """Extends the visibility (and lease) of the deliveries the worker runs."""
 
-    def __init__(self, backend, ledger, control, visibility, worker_id):
+    def __init__(self, backend, ledger, control, mark_lock, visibility, worker_id):
         self.backend = backend
         self.ledger = ledger
         self.control = control
+        self.mark_lock = mark_lock
         self.visibility = visibility
         self.every = max(0.2, visibility / 3)
         self.worker_id = worker_id
@@ -45,9 +49,11 @@ class Heartbeat:
             for url, group in by_url(due):
                 self.backend.sqs.set_visibility_many(
                     url, [(d.receipt, self.visibility) for d in group])
-            leases = {d.payload.id: {"lease": epoch(now + self.visibility)}
-                      for d in due if d.marked}
-            self.backend.results.put_many(leases)
+            with self.mark_lock:
+                results = self.backend.results
+                results.put_many({
+                    d.payload.id: results.revised(d.mark, {"lease": epoch(now + self.visibility)})
+                    for d in due if d.marked and not d.finished})
         except SERVICE_ERRORS as error:
             logger.warning("worker=%s heartbeat failed error=%r", self.worker_id, error)
             return

@@ -1,9 +1,10 @@
 """Writing outcomes: flushers write them in batches, then settle their messages.
 
-A batch is one BatchPutAttributes for the results, then one DeleteMessageBatch for the
-messages of successful tasks; a failed attempt with attempts left becomes READY again and
-its message comes back after an exponential backoff (ChangeMessageVisibility); the last
-failed attempt is FAILED and its message is dead-lettered.
+A batch is one batch write for the results (BatchPutAttributes or BatchWriteItem), then
+one DeleteMessageBatch for the messages of successful tasks; a failed attempt with attempts
+left becomes READY again and its message comes back after an exponential backoff
+(ChangeMessageVisibility); the last failed attempt is FAILED and its message is
+dead-lettered.
 """
 
 import logging
@@ -16,7 +17,7 @@ from .running import FAULT_BACKOFF
 
 logger = logging.getLogger("storage_backends.tasks.worker")
 
-#: Outcomes written together: BatchPutAttributes takes 25 items, but deletes go 10 a call.
+#: Outcomes written together: batch writes take 25 items, but deletes go 10 a call.
 FLUSH_SIZE = 10
 #: Seconds a flusher waits for more outcomes to join the first: tasks of one received batch
 #: finish moments apart, and writing them one by one multiplies the calls.

@@ -8,7 +8,7 @@ free task threads. Each received batch is checked:
 - each body is decoded (size, JSON, version, signature, payload, task path); one that fails
   goes to the dead-letter queue with the reason, whatever it holds, and never runs;
 - a deferred one is re-sent with the delay that remains;
-- the batch's results are read with one Select: a message whose result is already
+- the batch's results are read with one call: a message whose result is already
   SUCCESSFUL or FAILED is deleted without running again, one that another worker is running
   (its lease is live) is handed back until that lease ends;
 - the rest start in the task pool (`Runner`).
@@ -39,7 +39,7 @@ DEFER_TOLERANCE = 0
 #: Seconds a higher priority band found empty is skipped before it is asked again (so
 #: a busy lower band does not pay an empty receive per batch).
 EMPTY_BAND_RECHECK = 1.0
-#: Seconds a batch is handed back for when SimpleDB or S3 cannot be reached.
+#: Seconds a batch is handed back for when the result store or S3 cannot be reached.
 OUTAGE_BACKOFF = 5
 
 

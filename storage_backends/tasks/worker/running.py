@@ -60,13 +60,15 @@ class Runner:
         worker_ids = json.loads(record.get("worker_ids") or "[]") + [self.worker_id]
         delivery.attempt = len(worker_ids) - int(record.get("base") or 0)
         started = record.get("started_at") or format_time(timezone.now())
-        marks = {} if record else self.backend.results.ready_record(payload)
-        marks.update({
+        running = {
             "status": TaskResultStatus.RUNNING.value, "started_at": started,
             "last_attempted_at": format_time(timezone.now()),
             "worker_ids": json.dumps(worker_ids), "lease": epoch(now + self.visibility),
             "mid": delivery.message_id,
-        })
+        }
+        # What the marker writes, and the outcome starts from: as whole as the store needs.
+        marks = (self.backend.results.revised(record, running) if record
+                 else {**self.backend.results.ready_record(payload), **running})
         delivery.record = {**record, **marks}
         try:
             document = self.backend.results.document(delivery.record)

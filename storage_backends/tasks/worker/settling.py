@@ -25,10 +25,11 @@ def by_url(deliveries):
 class Settler:
     """The SQS actions that end a delivery, batched by queue."""
 
-    def __init__(self, backend, ledger, worker_id):
+    def __init__(self, backend, ledger, worker_id, mark_lock):
         self.backend = backend
         self.ledger = ledger
         self.worker_id = worker_id
+        self.mark_lock = mark_lock
 
     def delete(self, deliveries):
         try:
@@ -78,10 +79,13 @@ class Settler:
         """Hand back every delivery still held (a stopping worker); returns how many."""
         pending = self.ledger.unsettled()
         # Release the leases first: a worker that receives a message whose lease still
-        # runs hands it back until the lease ends, up to the visibility timeout.
-        leases = {d.payload.id: {"lease": ""} for d in pending if d.marked}
+        # runs hands it back until the lease ends, up to the visibility timeout. Not those
+        # whose outcome is being written (which ends the lease): see heartbeat.py.
         try:
-            self.backend.results.put_many(leases)
+            with self.mark_lock:
+                results = self.backend.results
+                results.put_many({d.payload.id: results.revised(d.mark, {"lease": ""})
+                                  for d in pending if d.marked and not d.finished})
         except SERVICE_ERRORS as error:
             logger.warning("worker=%s lease release failed error=%r", self.worker_id, error)
         if pending:

@@ -1,0 +1,205 @@
+"""Task results: one record per result, the same in every store.
+
+A record is a flat dict of string attributes, named by the result id. Plain attributes, for
+the worker, the listing and the admin: `status`, `task` (the task's module path), `backend`,
+`queue`, `priority`, the times `enqueued_at`, `started_at`, `last_attempted_at`,
+`finished_at` (ISO 8601 UTC, fixed width, "" when unset), `worker_ids` (JSON list, one per
+attempt), `base` (attempts made before a redrive), `lease` and `mid` (while RUNNING: until
+when the running worker holds the message, and its SQS message id) and `expires` (epoch
+seconds, fixed width: the end of the result's retention). The rest — args, kwargs, errors
+with tracebacks, the return value — is one JSON document, encoded by the store's codec
+into attributes of its own, compressed, and spilled to S3 when larger than an item holds.
+A document is at most MAX_DOCUMENT_BYTES: a longer one is refused when written
+(`ValueTooLarge`), so a read never decompresses or parses more (a planted zlib bomb or an
+over-long spilled object is an unreadable result: `TaskResultDoesNotExist` saying why,
+never a MemoryError).
+
+Two stores keep records, chosen by the backend's RESULTS_STORE option:
+
+- `simpledb.SimpleDBResultStore` ("simpledb"): items of a SimpleDB domain (RESULTS_DOMAIN);
+- `dynamodb.DynamoDBResultStore` ("dynamodb"): items of a DynamoDB table (RESULTS_TABLE),
+  whose TTL deletes a result once past its retention.
+
+Writing, in both: `put(id, attributes)` sets those attributes and keeps the others.
+`put_many({id: record})` writes many in batches, and a store may replace whole items there
+(DynamoDB's BatchWriteItem can only), so each record given to it must be whole as far as the
+caller knows the item: a `ready_record`, or what `revised(record, changes)` returned for a
+record read from the store.
+"""
+
+import json
+import time
+from datetime import UTC, datetime
+
+from django.tasks import TaskResult, TaskResultStatus
+from django.tasks.base import TaskError
+from django.tasks.exceptions import TaskResultDoesNotExist
+
+from ...dynamodb.errors import DynamoDBError
+from ...simpledb.errors import SimpleDBError
+from ..messages import BadMessage, resolve_task
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+#: The longest JSON document (args, kwargs, errors, return value) a result holds, written
+#: or read.
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+#: Most results one admin page lists.
+MAX_LISTED = 2500
+#: What a result store raises when its service refuses or cannot be reached (DynamoDB's
+#: and SimpleDB's `Unavailable` are one class, a SimpleDBError).
+STORE_ERRORS = (SimpleDBError, DynamoDBError)
+#: The stores RESULTS_STORE names.
+STORES = ("simpledb", "dynamodb")
+
+
+def format_time(moment):
+    return moment.astimezone(UTC).strftime(TIME_FORMAT) if moment else ""
+
+
+def parse_time(text):
+    # fromisoformat reads TIME_FORMAT (with its "Z"), many times faster than strptime.
+    return datetime.fromisoformat(text) if text else None
+
+
+def epoch(seconds):
+    """Fixed-width epoch seconds, so that string order is time order."""
+    return f"{int(seconds):012d}"
+
+
+class Listing(list):
+    """(id, record) pairs of a listing, newest first; `complete` is False when the store
+    stopped looking before it had seen every result (it then says how many it saw)."""
+
+    def __init__(self, pairs=(), complete=True, scanned=0):
+        super().__init__(pairs)
+        self.complete = complete
+        self.scanned = scanned
+
+
+class ResultStore:
+    """Task results of one backend: READY records at enqueue, then what workers record.
+
+    Subclasses keep the records (see the module docstring for what each method must do);
+    this class holds what does not depend on the store: the record format, the document,
+    and the TaskResult made from a record.
+    """
+
+    #: Where the results are, for messages ("SimpleDB domain x", "DynamoDB table x").
+    location = ""
+
+    def __init__(self, retention, codec):
+        self.retention = retention
+        #: Encodes the document into attributes (`encode`) and back (`decode`); its
+        #: `spill` (or None) holds the documents too large for an item.
+        self.codec = codec
+
+    # -- records ----------------------------------------------------------------------------
+    def ready_record(self, payload):
+        """The record of a just-enqueued task."""
+        return {
+            "status": TaskResultStatus.READY.value, "task": payload.task_path,
+            "backend": payload.backend, "queue": payload.queue_name,
+            "priority": str(payload.priority), "enqueued_at": format_time(payload.enqueued_at),
+            "started_at": "", "last_attempted_at": "", "finished_at": "", "worker_ids": "[]",
+            "lease": "", "mid": "", "expires": epoch(time.time() + self.retention),
+            **self.body(payload.id, payload.args, payload.kwargs, [], None),
+        }
+
+    def body(self, result_id, args, kwargs, errors, return_value):
+        """Attributes holding the JSON document; ValueTooLarge if it cannot be stored."""
+        document = json.dumps({"args": args, "kwargs": kwargs, "errors": errors,
+                               "return_value": return_value}, separators=(",", ":"))
+        return self.codec.encode(result_id, document.encode())
+
+    def document(self, attributes):
+        """The record's JSON document; ValueError if it is corrupt, over MAX_DOCUMENT_BYTES
+        or too deeply nested to parse."""
+        data = self.codec.decode(attributes)
+        try:
+            return json.loads(data)
+        except RecursionError as error:
+            raise ValueError("the stored document is nested too deeply") from error
+
+    def task_result(self, result_id, attributes):
+        """A django.tasks TaskResult from a record; TaskResultDoesNotExist if unusable."""
+        if not attributes:
+            raise TaskResultDoesNotExist(result_id)
+        try:
+            task = resolve_task(attributes["task"])
+            document = self.document(attributes)
+        except (BadMessage, KeyError, ValueError) as error:
+            raise TaskResultDoesNotExist(f"{result_id}: {error}") from error
+        task = task.using(queue_name=attributes.get("queue") or None,
+                          priority=int(attributes.get("priority") or 0),
+                          backend=attributes.get("backend") or None)
+        result = TaskResult(
+            task=task, id=result_id, status=TaskResultStatus(attributes["status"]),
+            enqueued_at=parse_time(attributes.get("enqueued_at")),
+            started_at=parse_time(attributes.get("started_at")),
+            finished_at=parse_time(attributes.get("finished_at")),
+            last_attempted_at=parse_time(attributes.get("last_attempted_at")),
+            args=document["args"], kwargs=document["kwargs"],
+            backend=attributes.get("backend", task.backend),
+            errors=[TaskError(exception_class_path=e["exception_class_path"],
+                              traceback=e["traceback"]) for e in document["errors"]],
+            worker_ids=json.loads(attributes.get("worker_ids") or "[]"),
+        )
+        object.__setattr__(result, "_return_value", document["return_value"])
+        return result
+
+    def plain(self, attributes):
+        """The record's attributes but those holding the encoded document."""
+        return {name: value for name, value in attributes.items()
+                if not self.holds_document(name)}
+
+    # -- what each store implements -----------------------------------------------------------
+    def holds_document(self, name):
+        """Whether the attribute `name` is one of the codec's (part of the document)."""
+        raise NotImplementedError
+
+    def revised(self, record, changes):
+        """What to write, with `put_many`, to apply `changes` to an item known as `record`."""
+        raise NotImplementedError
+
+    def put(self, result_id, attributes):
+        """Set these attributes of one result (the others are kept); one call."""
+        raise NotImplementedError
+
+    def put_many(self, records):
+        """Write {result_id: record} in batches (see the module docstring)."""
+        raise NotImplementedError
+
+    def record(self, result_id):
+        """The result's record ({} if there is none); one consistent read."""
+        raise NotImplementedError
+
+    def records_of(self, result_ids):
+        """{id: record} of those that exist, read consistently in batches: at least what a
+        worker decides by (status, lease, worker_ids, started_at, base, mid), and the whole
+        record of a result with earlier attempts (whose errors its next outcome keeps)."""
+        raise NotImplementedError
+
+    def listing(self, status=None, task=None, queue=None, limit=100):
+        """A `Listing` of the newest results, newest enqueued first, optionally filtered."""
+        raise NotImplementedError
+
+    def prune(self, now=None):
+        """Delete results past their retention (and their spilled documents); how many."""
+        raise NotImplementedError
+
+
+def result_store(config, client, s3=None):
+    """The ResultStore a backend's options name, on `client` (a boto3 `sdb` or `dynamodb`
+    client, as config.results_store says)."""
+    from ...simpledb.codec import S3Spill
+
+    spill = (S3Spill(s3, config.payload_bucket, config.payload_prefix + "results/")
+             if config.payload_bucket else None)
+    if config.results_store == "dynamodb":
+        from .dynamodb import DynamoDBResultStore
+
+        return DynamoDBResultStore(client, config.results_table, config.result_retention,
+                                   spill)
+    from .simpledb import SimpleDBResultStore
+
+    return SimpleDBResultStore(client, config.results_domain, config.result_retention, spill)
