@@ -325,6 +325,12 @@ CACHES["login_failures"] = {
     "OPTIONS": {"CONSISTENT_READ": True, "ON_ERROR": "raise"},
 }
 AXES_CACHE = "login_failures"
+# `manage.py copy_state --cache` (docs/dynamodb.md): each alias's SimpleDB domain and
+# DynamoDB table, whichever store is in use.
+COPY_STATE_CACHES = {
+    alias: (STRATUS_SIMPLEDB_DOMAIN_PREFIX + name, STRATUS_DYNAMODB_TABLE_PREFIX + name)
+    for alias, name in (("default", "cache"), ("login_failures", "login-failures"))
+}
 AXES_HANDLER = "apps.accounts.lockout.LoginFailureHandler"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "apps.accounts.addresses.client_ip"

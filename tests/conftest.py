@@ -5,7 +5,7 @@ import os
 import pytest
 
 pytest_plugins = ["tests.fixtures.simpledb", "tests.fixtures.localaws",
-                  "tests.fixtures.lifecycle", "tests.fixtures.dynamodb"]
+                  "tests.fixtures.lifecycle", "tests.fixtures.dynamodb", "tests.fixtures.tasks"]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -127,24 +127,28 @@ class ResultStore:
         try:
             task = resolve_task(attributes["task"])
             document = self.document(attributes)
-        except (BadMessage, KeyError, ValueError) as error:
-            raise TaskResultDoesNotExist(f"{result_id}: {error}") from error
-        task = task.using(queue_name=attributes.get("queue") or None,
-                          priority=int(attributes.get("priority") or 0),
-                          backend=attributes.get("backend") or None)
-        result = TaskResult(
-            task=task, id=result_id, status=TaskResultStatus(attributes["status"]),
-            enqueued_at=parse_time(attributes.get("enqueued_at")),
-            started_at=parse_time(attributes.get("started_at")),
-            finished_at=parse_time(attributes.get("finished_at")),
-            last_attempted_at=parse_time(attributes.get("last_attempted_at")),
-            args=document["args"], kwargs=document["kwargs"],
-            backend=attributes.get("backend", task.backend),
-            errors=[TaskError(exception_class_path=e["exception_class_path"],
-                              traceback=e["traceback"]) for e in document["errors"]],
-            worker_ids=json.loads(attributes.get("worker_ids") or "[]"),
-        )
-        object.__setattr__(result, "_return_value", document["return_value"])
+            result = TaskResult(
+                task=task.using(queue_name=attributes.get("queue") or None,
+                                priority=int(attributes.get("priority") or 0),
+                                backend=attributes.get("backend") or None),
+                id=result_id, status=TaskResultStatus(attributes["status"]),
+                enqueued_at=parse_time(attributes.get("enqueued_at")),
+                started_at=parse_time(attributes.get("started_at")),
+                finished_at=parse_time(attributes.get("finished_at")),
+                last_attempted_at=parse_time(attributes.get("last_attempted_at")),
+                args=document["args"], kwargs=document["kwargs"],
+                backend=attributes.get("backend", task.backend),
+                errors=[TaskError(exception_class_path=e["exception_class_path"],
+                                  traceback=e["traceback"]) for e in document["errors"]],
+                worker_ids=json.loads(attributes.get("worker_ids") or "[]"),
+            )
+            return_value = document["return_value"]
+        except (BadMessage, KeyError, TypeError, ValueError) as error:
+            # Whatever a stored item holds (a planted time, a document of the wrong shape)
+            # is an unreadable result, never an exception of another kind.
+            raise TaskResultDoesNotExist(f"{result_id}: {type(error).__name__}: "
+                                         f"{error}") from error
+        object.__setattr__(result, "_return_value", return_value)
         return result
 
     def plain(self, attributes):

@@ -33,6 +33,7 @@ import zlib
 from decimal import Decimal
 
 from ...dynamodb.client import EXPIRY, KEY, MAX_ITEM_BYTES, DynamoDBTable
+from ...dynamodb.errors import ConditionFailed
 from ...simpledb.codec import ValueOverBound, inflate
 from ...simpledb.errors import ValueTooLarge
 from . import MAX_DOCUMENT_BYTES, MAX_LISTED, Listing, ResultStore, epoch
@@ -163,6 +164,16 @@ class DynamoDBResultStore(ResultStore):
                    f"REMOVE {', '.join(removes)}" if removes else ""]
         self.records.update(result_id, " ".join(c for c in clauses if c), names=names,
                             values=values)
+
+    def add(self, result_id, record):
+        """Write a whole record unless the table holds the result (live or not); whether it
+        was written. One conditional PutItem (`manage.py copy_state`)."""
+        try:
+            self.records.put(result_id, item_values(record),
+                             condition="attribute_not_exists(#k)", names={"#k": KEY})
+        except ConditionFailed:
+            return False
+        return True
 
     def put_many(self, records):
         """Whole items, 25 to a BatchWriteItem."""
