@@ -67,6 +67,25 @@ def test_readyz_with_simpledb_stopped_is_503_naming_it(client, settings, endpoin
     assert "Could not connect" in body["checks"]["simpledb"]
 
 
+def test_readyz_on_dynamodb_checks_the_sessions_table_and_not_simpledb(client, settings,
+                                                                        dynamodb_table):
+    settings.STRATUS_STATE_STORE = "dynamodb"
+    settings.DYNAMODB_SESSIONS_TABLE = dynamodb_table
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "s3": "ok", "sqs": "ok",
+                                          "dynamodb": "ok"}
+
+
+def test_readyz_on_dynamodb_without_its_sessions_table_is_503_naming_it(client, settings):
+    settings.STRATUS_STATE_STORE = "dynamodb"
+    settings.DYNAMODB_SESSIONS_TABLE = "not-provisioned"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["dynamodb"]
+    assert "ResourceNotFoundException" in response.json()["checks"]["dynamodb"]
+
+
 def test_readyz_with_a_missing_bucket_is_503_naming_s3(client, settings):
     settings.STRATUS_MEDIA_BUCKET = "no-such-bucket-here"
     response = client.get("/readyz")

@@ -25,7 +25,6 @@ def fresh_names(settings):
                                               "RESULTS_DOMAIN": f"t{tag}-task-results",
                                               "PAYLOAD_BUCKET": f"media-{tag}"}}}
     settings.SIMPLEDB_SESSIONS_DOMAIN = f"t{tag}-sessions"
-    settings.SIMPLEDB_CACHE_DOMAIN = f"t{tag}-cache"
     settings.CACHES = {alias: {**cache, "LOCATION": f"t{tag}-{alias}"}
                        for alias, cache in settings.CACHES.items()}
     return tag
@@ -53,9 +52,9 @@ def test_provision_twice_changes_nothing_and_says_so(fresh_names):
     provision()
     output = provision()
     assert "created" not in output
-    # the bucket, two queues in two priority bands, five domains: sessions, the cache's,
-    # each CACHES alias's (default, login_failures) and task results
-    assert output.count("exists") == 1 + 4 + 5
+    # the bucket, two queues in two priority bands, four domains: sessions, each CACHES
+    # alias's (default, login_failures) and task results (only domains in use)
+    assert output.count("exists") == 1 + 4 + 4
     assert "All AWS resources are in place." in provision("--check")
 
 
@@ -114,7 +113,7 @@ def test_check_on_nothing_lists_every_missing_resource(fresh_names):
     for missing in (f"bucket media-{fresh_names} is missing",
                     f"queue t{fresh_names}-default is missing",
                     f"queue t{fresh_names}-thumbnails-dlq is missing",
-                    f"SimpleDB domain t{fresh_names}-cache is missing"):
+                    f"SimpleDB domain t{fresh_names}-default is missing"):
         assert missing in message
 
 
@@ -125,14 +124,14 @@ def test_check_finds_drift_and_provision_repairs_it(fresh_names):
     s3.delete_public_access_block(Bucket=f"media-{fresh_names}")
     url = sqs.get_queue_url(QueueName=f"t{fresh_names}-default")["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": ""})
-    aws.client("sdb").delete_domain(DomainName=f"t{fresh_names}-cache")
+    aws.client("sdb").delete_domain(DomainName=f"t{fresh_names}-default")
     with pytest.raises(CommandError) as caught:
         provision("--check")
     message = str(caught.value)
     assert "has no CORS rule" in message
     assert "does not block all public access" in message
     assert f"queue t{fresh_names}-default does not send dead letters" in message
-    assert f"SimpleDB domain t{fresh_names}-cache is missing" in message
+    assert f"SimpleDB domain t{fresh_names}-default is missing" in message
     provision()
     assert "All AWS resources are in place." in provision("--check")
 
