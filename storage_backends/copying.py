@@ -83,6 +83,12 @@ def _kept_expiry(store_class):
     class Copied(store_class):
         expires_at = None
 
+        @property
+        def key_salt(self):
+            # Django salts a session's signature with its engine's class name: sign as the
+            # engine itself does, or it could not read what this one wrote.
+            return "django.contrib.sessions." + store_class.__qualname__
+
         def get_expiry_date(self, **kwargs):
             if kwargs:
                 return super().get_expiry_date(**kwargs)

@@ -32,7 +32,17 @@ def django_on_local_aws(local_aws):
     # Hashing real passwords costs most of a second per user; tests need no such strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     reset_aws_clients()
-    Provisioner().ensure_all()
+    provisioner = Provisioner()
+    provisioner.ensure_all()
+    # Each store's own tests use its default domains or tables, whichever store the
+    # settings choose (STRATUS_STATE_STORE): both stores get them.
+    options = settings.TASKS["default"]["OPTIONS"]
+    pairs = [(settings.SIMPLEDB_SESSIONS_DOMAIN, settings.DYNAMODB_SESSIONS_TABLE),
+             (options["RESULTS_DOMAIN"], options["RESULTS_TABLE"]),
+             *settings.COPY_STATE_CACHES.values()]
+    for domain, table in pairs:
+        provisioner.ensure_domain(domain)
+        provisioner.ensure_table(table)
     return local_aws
 
 

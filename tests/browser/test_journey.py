@@ -6,8 +6,6 @@ import pytest
 
 from tests.browser.conftest import WIDTHS
 from tests.browser.uploading import choose, upload, upload_without_script
-# The task backend on fresh queues and an in-process worker, for the file-facts journey.
-from tests.tasks.conftest import run_worker, task_options, tasks  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,8 +6,6 @@ import io
 import pytest
 from PIL import Image, ImageDraw
 
-# The task backend on fresh queues and an in-process worker.
-from tests.tasks.conftest import run_worker, task_options, tasks  # noqa: F401
 
 from .test_journey import sign_up, upload
 

@@ -7,9 +7,6 @@ from django.test import Client
 
 from apps.library.models import File
 from storage_backends import aws
-# The task backend on its own fresh queues, and an in-process worker, for the file-facts
-# tests (uploads enqueue record_file_facts).
-from tests.tasks.conftest import run_worker, task_options, tasks  # noqa: F401
 
 from .helpers import upload
 

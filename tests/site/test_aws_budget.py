@@ -23,7 +23,6 @@ from storage_backends import aws
 from storage_backends.budget import BudgetExhausted, aws_budget, aws_budget_for_transfer, remaining
 from tests.fixtures.localaws import reset_aws_clients
 from tests.tasks import jobs
-from tests.tasks.conftest import run_worker, task_options, tasks  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -101,8 +102,67 @@ def test_production_refuses_a_local_endpoint():
     ("AWS_MAX_ATTEMPTS", "many"),
     ("DJANGO_DEBUG", "perhaps"),
     ("STRATUS_UPLOAD_MAX_BYTES", "-1"),
+    ("STRATUS_STATE_STORE", "redis"),
 ])
 def test_a_malformed_variable_stops_start_up_naming_it(name, value):
     result = manage("check", **{name: value})
     assert result.returncode != 0
     assert name in result.stderr
+
+
+# -- the state store --------------------------------------------------------------------------
+def state_settings(**env):
+    """Where sessions, both caches and task results are, as `manage.py shell` prints them."""
+    result = manage("shell", "--no-imports", "-c", (
+        "from django.conf import settings as s; o = s.TASKS['default']['OPTIONS']; "
+        "print(s.STRATUS_STATE_STORE, s.SESSION_ENGINE, s.DYNAMODB_SESSIONS_TABLE, "
+        "*(s.CACHES[a][k] for a in ('default', 'login_failures') for k in ('BACKEND', "
+        "'LOCATION')), o['RESULTS_STORE'], o['RESULTS_TABLE'])"), **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_the_state_is_in_simpledb_by_default():
+    assert state_settings() == [
+        "simpledb", "storage_backends.simpledb.sessions", "stratus-sessions",
+        "storage_backends.simpledb.cache.SimpleDBCache", "stratus-cache",
+        "storage_backends.simpledb.cache.SimpleDBCache", "stratus-login-failures",
+        "simpledb", "stratus-task-results"]
+
+
+def test_state_store_dynamodb_moves_sessions_both_caches_and_task_results_together():
+    assert state_settings(STRATUS_STATE_STORE="dynamodb",
+                          STRATUS_DYNAMODB_TABLE_PREFIX="shop-") == [
+        "dynamodb", "storage_backends.dynamodb.sessions", "shop-sessions",
+        "storage_backends.dynamodb.cache.DynamoDBCache", "shop-cache",
+        "storage_backends.dynamodb.cache.DynamoDBCache", "shop-login-failures",
+        "dynamodb", "shop-task-results"]
+
+
+@pytest.fixture
+def dynamodb_modules():
+    """The DynamoDB session engine and cache, which `check` and `provision_aws` load."""
+    pytest.importorskip("storage_backends.dynamodb.sessions")
+    pytest.importorskip("storage_backends.dynamodb.cache")
+
+
+def test_with_the_state_in_dynamodb_check_passes(dynamodb_modules):
+    result = manage("check", STRATUS_STATE_STORE="dynamodb")
+    assert result.returncode == 0, result.stderr
+
+
+def test_with_the_state_in_dynamodb_provision_aws_makes_tables_and_no_domain(
+        dynamodb_modules, local_aws):
+    from storage_backends import aws
+
+    prefix = f"s{uuid.uuid4().hex[:8]}-"
+    result = manage("provision_aws", **local_aws.environment, STRATUS_STATE_STORE="dynamodb",
+                    STRATUS_DYNAMODB_TABLE_PREFIX=prefix, STRATUS_SIMPLEDB_DOMAIN_PREFIX=prefix,
+                    STRATUS_SQS_QUEUE_PREFIX=prefix)
+    assert result.returncode == 0, result.stderr
+    tables = aws.client("dynamodb").list_tables()["TableNames"]
+    assert sorted(name for name in tables if name.startswith(prefix)) == [
+        f"{prefix}{name}" for name in ("cache", "login-failures", "sessions", "task-results")]
+    domains = aws.client("sdb").list_domains().get("DomainNames", [])
+    assert not [name for name in domains if name.startswith(prefix)]
+    assert "SimpleDB" not in result.stdout
