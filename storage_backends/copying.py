@@ -41,7 +41,7 @@ from .simpledb.sessions import EXPIRY as SESSION_EXPIRY
 from .simpledb.sessions import expiry_value
 from .tasks.results import epoch, result_store
 
-#: The engines and cache backends copied between.
+#: The session engines copied between.
 SIMPLEDB_SESSIONS = "storage_backends.simpledb.sessions"
 DYNAMODB_SESSIONS = "storage_backends.dynamodb.sessions"
 #: Items handed to the writing threads at a time (a Select page holds up to 2,500).

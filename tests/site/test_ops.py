@@ -47,7 +47,8 @@ def test_healthz_refuses_post(client):
     assert client.post("/healthz").status_code == 405
 
 
-def test_readyz_reports_every_dependency_ok(client):
+def test_readyz_reports_every_dependency_ok(client, settings):
+    settings.STRATUS_STATE_STORE = "simpledb"
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {
@@ -55,6 +56,7 @@ def test_readyz_reports_every_dependency_ok(client):
 
 
 def test_readyz_with_simpledb_stopped_is_503_naming_it(client, settings, endpoints):
+    settings.STRATUS_STATE_STORE = "simpledb"
     stopped = SimpleDBServer().start()
     stopped.stop()
     settings.AWS_ENDPOINT_URLS = {**endpoints, "sdb": stopped.endpoint_url}

@@ -11,7 +11,8 @@ from storage_backends import aws
 
 @pytest.fixture
 def fresh_names(settings):
-    """Resource names no other test uses, so each test provisions from nothing."""
+    """Resource names no other test uses, so each test provisions from nothing; the state in
+    SimpleDB, whichever store the settings chose (tests/dynamodb covers DynamoDB's)."""
     tag = uuid.uuid4().hex[:8]
     settings.STORAGES = {
         **settings.STORAGES,
@@ -22,10 +23,13 @@ def fresh_names(settings):
     settings.TASKS = {"default": {**settings.TASKS["default"], "QUEUES": ["default", "thumbnails"],
                                   "OPTIONS": {**settings.TASKS["default"]["OPTIONS"],
                                               "QUEUE_PREFIX": f"t{tag}-",
+                                              "RESULTS_STORE": "simpledb",
                                               "RESULTS_DOMAIN": f"t{tag}-task-results",
                                               "PAYLOAD_BUCKET": f"media-{tag}"}}}
     settings.SIMPLEDB_SESSIONS_DOMAIN = f"t{tag}-sessions"
-    settings.CACHES = {alias: {**cache, "LOCATION": f"t{tag}-{alias}"}
+    settings.SESSION_ENGINE = "storage_backends.simpledb.sessions"
+    settings.CACHES = {alias: {**cache, "LOCATION": f"t{tag}-{alias}",
+                               "BACKEND": "storage_backends.simpledb.cache.SimpleDBCache"}
                        for alias, cache in settings.CACHES.items()}
     return tag
 

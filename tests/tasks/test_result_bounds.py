@@ -14,6 +14,12 @@ from tests.fixtures.zlib_bombs import MIB, peak_allocation, zlib_bomb
 from tests.tasks import jobs
 
 
+@pytest.fixture
+def results_store():
+    """These items are planted in SimpleDB (tests/dynamodb/test_results.py plants DynamoDB's)."""
+    return "simpledb"
+
+
 def replace_document(tasks, result_id, attributes):
     """Overwrite the codec's attributes of a result's item, as anyone with write access could."""
     SimpleDBClient(tasks.config.results_domain, aws.client("sdb")).put(result_id, attributes)
