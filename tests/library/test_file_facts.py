@@ -239,15 +239,18 @@ def test_upload_succeeds_when_sqs_is_unreachable(user_client, take_down, s3, set
     assert f"file facts not enqueued file={file.pk}" in caplog.text
 
 
-def test_upload_succeeds_when_the_result_store_refuses(user_client, tasks, settings, caplog):
+def test_upload_succeeds_when_the_result_store_refuses(user_client, tasks, settings, caplog,
+                                                       results_store):
     options = settings.TASKS["default"]["OPTIONS"]
+    missing = f"no-such-store-{uuid.uuid4().hex[:8]}"
     settings.TASKS = {"default": {**settings.TASKS["default"], "OPTIONS": {
-        **options, "RESULTS_DOMAIN": f"no-such-domain-{uuid.uuid4().hex[:8]}"}}}
+        **options, "RESULTS_DOMAIN": missing, "RESULTS_TABLE": missing}}}
     response = upload(user_client, unique("notes.txt"), TEXT)
     assert response.status_code == 302
     file = File.objects.get()
     assert PENDING in detail(user_client, file)
-    assert f"file facts not enqueued file={file.pk} error=NoSuchDomain" in caplog.text
+    error = {"simpledb": "NoSuchDomain", "dynamodb": "NoSuchTable"}[results_store]
+    assert f"file facts not enqueued file={file.pk} error={error}" in caplog.text
 
 
 def test_the_admin_sends_the_task_again_for_files_without_facts(
