@@ -83,8 +83,9 @@ def test_provision_creates_each_table_on_demand_keyed_by_k_with_its_ttl_on_x(tag
 def test_provision_makes_no_simpledb_domain_when_none_is_in_use(tag):
     output = provision()
     assert "SimpleDB" not in output
-    domains = aws.client("sdb").list_domains().get("DomainNames", [])
-    assert not [name for name in domains if name.startswith(tag)]
+    domains = [name for page in aws.client("sdb").get_paginator("list_domains").paginate()
+               for name in page.get("DomainNames", []) if name.startswith(tag)]
+    assert domains == []
 
 
 def test_provision_twice_changes_nothing_and_says_so(tag):

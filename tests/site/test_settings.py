@@ -160,9 +160,11 @@ def test_with_the_state_in_dynamodb_provision_aws_makes_tables_and_no_domain(
                     STRATUS_DYNAMODB_TABLE_PREFIX=prefix, STRATUS_SIMPLEDB_DOMAIN_PREFIX=prefix,
                     STRATUS_SQS_QUEUE_PREFIX=prefix)
     assert result.returncode == 0, result.stderr
-    tables = aws.client("dynamodb").list_tables()["TableNames"]
-    assert sorted(name for name in tables if name.startswith(prefix)) == [
-        f"{prefix}{name}" for name in ("cache", "login-failures", "sessions", "task-results")]
-    domains = aws.client("sdb").list_domains().get("DomainNames", [])
-    assert not [name for name in domains if name.startswith(prefix)]
+    tables = [name for page in aws.client("dynamodb").get_paginator("list_tables").paginate()
+              for name in page["TableNames"] if name.startswith(prefix)]
+    assert sorted(tables) == [f"{prefix}{name}" for name in ("cache", "login-failures",
+                                                             "sessions", "task-results")]
+    domains = [name for page in aws.client("sdb").get_paginator("list_domains").paginate()
+               for name in page.get("DomainNames", []) if name.startswith(prefix)]
+    assert domains == []
     assert "SimpleDB" not in result.stdout
