@@ -27,8 +27,14 @@ def names():
 
 
 @pytest.fixture
+def results_store():
+    """The site still on SimpleDB, as before a move, whichever store the settings chose."""
+    return "simpledb"
+
+
+@pytest.fixture
 def task_options(names):
-    """Results in a domain and a table of this test's own (the site's SimpleDB store)."""
+    """Results in a domain and a table of this test's own."""
     Provisioner().ensure_domain(f"{names}-results")
     Provisioner().ensure_table(f"{names}-results")
     return {"WAIT_SECONDS": 1, "VISIBILITY_TIMEOUT": 5, "MAX_ATTEMPTS": 1,
