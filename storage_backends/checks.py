@@ -67,6 +67,23 @@ def check_simpledb_sessions(app_configs, **kwargs):
     return []
 
 
+@checks.register(checks.Tags.compatibility)
+def check_dynamodb_sessions(app_configs, **kwargs):
+    """The session table, when sessions live in DynamoDB."""
+    if settings.SESSION_ENGINE != "storage_backends.dynamodb.sessions":
+        return []
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .dynamodb.sessions import sessions_table
+
+    try:
+        sessions_table()
+    except ImproperlyConfigured as error:
+        return [checks.Error(str(error), id="storage_backends.E006",
+                             hint="Set DYNAMODB_SESSIONS_TABLE to the sessions table.")]
+    return []
+
+
 def _sqs_task_aliases():
     return [alias for alias, config in settings.TASKS.items()
             if config.get("BACKEND", "").endswith("tasks.SQSBackend")]
