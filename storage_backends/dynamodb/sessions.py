@@ -17,8 +17,8 @@ put's condition `attribute_not_exists` is the collision check, no `exists` first
 1; `delete` 1; `cycle_key` 1 put + 1 delete. A request that does not modify its session
 writes nothing. An update requires `attribute_exists`: a session deleted meanwhile, by a
 log-out in another request, is `UpdateError` (SessionMiddleware answers 400), never brought
-back. `clear_expired` (`manage.py clearsessions`): the Scan's pages, and one BatchWriteItem per
-25 expired items found.
+back. `clear_expired` (`manage.py clearsessions`): the Scan's pages, and one BatchWriteItem
+per 25 expired items found.
 
 An item whose expiry has passed reads as no session, whether or not TTL or `clearsessions`
 has removed it yet (TTL deletes up to days late; moto never does).
@@ -201,9 +201,9 @@ class SessionStore(SessionBase):
 
         With TTL enabled on `x` (as `provision_aws` does), DynamoDB deletes expired items
         itself, free of write units, within days; this is for tables without TTL, and for
-        those who want them gone now. It costs a Scan of the whole table: read units for
-        every item's full size (1 per 4 KB, consistent; filters and projections do not
-        reduce it), then 1 write unit per expired item.
+        those who want them gone now. It costs a Scan of the whole table: 1 read unit per
+        4 KB of items read (consistent; the filter and projection do not reduce it), then
+        1 write unit per expired item.
 
         A consistent Scan, and unconditional batch deletes: a session that a request
         loaded just before it expired and saves just after may be deleted all the same,
