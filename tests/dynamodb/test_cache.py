@@ -18,7 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
 from localaws.ports import listen
-from storage_backends import aws
+from storage_backends import aws, resources
 from storage_backends.dynamodb.cache import DynamoDBCache
 from storage_backends.dynamodb.client import DynamoDBTable
 from storage_backends.dynamodb.errors import NoSuchTable, Unavailable
@@ -305,6 +305,13 @@ def test_overwriting_or_deleting_a_spilled_value_removes_its_object(spill_cache)
     spill_cache.set("big", os.urandom(500_000))
     assert spill_cache.delete("big") is True
     assert spilled_objects(spill_cache, "big") == []
+
+
+def test_the_spill_prefix_is_among_those_provisioning_expires(settings):
+    settings.CACHES = {"default": {"BACKEND": BACKEND, "LOCATION": "stratus-cache",
+                                   "OPTIONS": {"SPILL_BUCKET": "some-bucket",
+                                               "SPILL_PREFIX": "dynamodb-spill/"}}}
+    assert "dynamodb-spill/" in resources.spill_prefixes("some-bucket")
 
 
 def test_a_value_beyond_one_item_without_spill_is_refused_and_logged(cache, caplog):
