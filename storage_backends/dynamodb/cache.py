@@ -16,9 +16,11 @@ DynamoDB left unprocessed); clear() and `delete_expired()` one Scan per 1 MB of 
 table and one BatchWriteItem per 25 entries deleted. incr/decr are one UpdateItem `ADD` on
 an integer kept as a DynamoDB number, conditional on the entry being live; add one PutItem
 conditional on the key being absent or expired; touch one UpdateItem conditional on the
-entry being live. Writes, touch and incr have DynamoDB return the item as it was (or is):
-that costs no read units, only bytes on the wire, and lets touch and incr check
-signatures and every write remove exactly the spilled object it replaced.
+entry being live. delete, touch, incr and a refused add have DynamoDB return the item
+(as it was, or is), and so do set and add when a spill is configured: that costs no read
+units, only bytes on the wire, and lets them check signatures, answer delete's "was it
+there", and remove exactly the spilled object a write replaced. Batches return no items,
+so set_many/delete_many list each key's spill folder instead (S3 calls, with a spill).
 
 **No MAX_ENTRIES.** DynamoDB has no table size limit that would force culling and no cheap
 count (DescribeTable's is hours old), so a cull would Scan the whole table: MAX_ENTRIES
