@@ -36,6 +36,17 @@ def check_simpledb_caches(app_configs, **kwargs):
                      "storage_backends.E002")
 
 
+@checks.register(checks.Tags.caches)
+def check_dynamodb_caches(app_configs, **kwargs):
+    """Each DynamoDBCache's LOCATION and OPTIONS, validated as the backend does (no calls)."""
+    from django.core.cache import caches
+
+    aliases = [alias for alias, config in settings.CACHES.items()
+               if config.get("BACKEND", "").endswith("dynamodb.cache.DynamoDBCache")]
+    return _unusable(caches, aliases, "CACHES[{alias!r}] is not a valid DynamoDBCache",
+                     "See docs/dynamodb.md for the options.", "storage_backends.E010")
+
+
 def _unusable(handler, aliases, message, hint, check_id):
     """An error for each alias whose backend refuses its configuration (no calls made)."""
     from django.core.exceptions import ImproperlyConfigured

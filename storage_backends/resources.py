@@ -76,12 +76,12 @@ SPILL_EXPIRY_DAYS = 30
 
 
 def spill_prefixes(bucket):
-    """Prefixes in `bucket` where SimpleDB caches spill large values and task backends keep
-    large payloads and results (for lifecycle rules)."""
+    """Prefixes in `bucket` where SimpleDB and DynamoDB caches spill large values and task
+    backends keep large payloads and results (for lifecycle rules)."""
     prefixes = {
         cache.get("OPTIONS", {}).get("SPILL_PREFIX", "cache-spill/")
         for cache in settings.CACHES.values()
-        if cache.get("BACKEND", "").endswith("SimpleDBCache")
+        if cache.get("BACKEND", "").endswith(("SimpleDBCache", "DynamoDBCache"))
         and cache.get("OPTIONS", {}).get("SPILL_BUCKET") == bucket
     }
     prefixes |= {backend.config.payload_prefix for backend in task_backends()

@@ -14,7 +14,12 @@ class DynamoDBError(Exception):
 
 
 class ConditionFailed(DynamoDBError):
-    """The write's condition did not hold."""
+    """The write's condition did not hold; `item` is the item that failed it (plain values)
+    when the call asked for it (`item_on_failure`), else None."""
+
+    def __init__(self, message="", item=None):
+        super().__init__(message)
+        self.item = item
 
 
 class NoSuchTable(DynamoDBError):
