@@ -23,6 +23,7 @@ from storage_backends.dynamodb.cache import DynamoDBCache
 from storage_backends.dynamodb.client import DynamoDBTable
 from storage_backends.dynamodb.errors import NoSuchTable, Unavailable
 from storage_backends.simpledb.errors import ValueTooLarge
+from tests.fixtures.calls import counting_calls
 from tests.fixtures.localaws import reset_aws_clients
 
 LOGGER = "storage_backends.dynamodb.cache"
@@ -56,22 +57,6 @@ def spill_cache(make_cache, settings):
 @pytest.fixture
 def dynamodb():
     return aws.client("dynamodb")
-
-
-@contextmanager
-def counting_calls(client):
-    """The API calls (e.g. "GetItem") a boto3 client makes, through botocore's event hooks."""
-    calls = []
-
-    def record(event_name, **kwargs):
-        calls.append(event_name.rsplit(".", 1)[-1])
-
-    event = f"before-call.{client.meta.service_model.service_id.hyphenize()}"
-    client.meta.events.register(event, record)
-    try:
-        yield calls
-    finally:
-        client.meta.events.unregister(event, record)
 
 
 def move_clock(monkeypatch, seconds):

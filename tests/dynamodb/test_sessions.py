@@ -26,6 +26,7 @@ from storage_backends.dynamodb.sessions import (
     MAX_ENCODED_BYTES,
     SessionStore,
 )
+from tests.fixtures.calls import counting_calls
 from tests.fixtures.localaws import reset_aws_clients
 
 ENGINE = "storage_backends.dynamodb.sessions"
@@ -68,22 +69,6 @@ def capturing_params(client):
         yield calls
     finally:
         client.meta.events.unregister("before-parameter-build.dynamodb", record)
-
-
-@contextmanager
-def counting_calls(client):
-    """Record the names of the DynamoDB operations the client calls ("GetItem", ...; a
-    retry is not counted twice), through botocore's own event hooks."""
-    calls = []
-
-    def record(event_name, **kwargs):
-        calls.append(event_name.rsplit(".", 1)[-1])
-
-    client.meta.events.register("before-call.dynamodb", record)
-    try:
-        yield calls
-    finally:
-        client.meta.events.unregister("before-call.dynamodb", record)
 
 
 def saved(**data):
