@@ -36,6 +36,17 @@ def check_simpledb_caches(app_configs, **kwargs):
                      "storage_backends.E002")
 
 
+@checks.register(checks.Tags.caches)
+def check_dynamodb_caches(app_configs, **kwargs):
+    """Each DynamoDBCache's LOCATION and OPTIONS, validated as the backend does (no calls)."""
+    from django.core.cache import caches
+
+    aliases = [alias for alias, config in settings.CACHES.items()
+               if config.get("BACKEND", "").endswith("dynamodb.cache.DynamoDBCache")]
+    return _unusable(caches, aliases, "CACHES[{alias!r}] is not a valid DynamoDBCache",
+                     "See docs/dynamodb.md for the options.", "storage_backends.E010")
+
+
 def _unusable(handler, aliases, message, hint, check_id):
     """An error for each alias whose backend refuses its configuration (no calls made)."""
     from django.core.exceptions import ImproperlyConfigured
@@ -64,6 +75,23 @@ def check_simpledb_sessions(app_configs, **kwargs):
     except ImproperlyConfigured as error:
         return [checks.Error(str(error), id="storage_backends.E003",
                              hint="Set SIMPLEDB_SESSIONS_DOMAIN to the sessions domain.")]
+    return []
+
+
+@checks.register(checks.Tags.compatibility)
+def check_dynamodb_sessions(app_configs, **kwargs):
+    """The session table, when sessions live in DynamoDB."""
+    if settings.SESSION_ENGINE != "storage_backends.dynamodb.sessions":
+        return []
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .dynamodb.sessions import sessions_table
+
+    try:
+        sessions_table()
+    except ImproperlyConfigured as error:
+        return [checks.Error(str(error), id="storage_backends.E006",
+                             hint="Set DYNAMODB_SESSIONS_TABLE to the sessions table.")]
     return []
 
 

@@ -42,7 +42,8 @@ def translate(error):
         code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code == "ConditionalCheckFailedException":
-            return ConditionFailed(code)
+            item = error.response.get("Item")
+            return ConditionFailed(code, item=from_item(item) if item is not None else None)
         if code == "ResourceNotFoundException":
             return NoSuchTable(str(error))
         if code in _UNAVAILABLE_CODES or status >= 500:
@@ -90,9 +91,11 @@ class DynamoDBTable:
             raise translate(error) from error
 
     @staticmethod
-    def _conditional(params, condition, names, values):
+    def _conditional(params, condition, names, values, item_on_failure=False):
         if condition:
             params["ConditionExpression"] = condition
+            if item_on_failure:
+                params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         if names:
             params["ExpressionAttributeNames"] = names
         if values:
@@ -110,26 +113,39 @@ class DynamoDBTable:
         item = self._call("get_item", **params).get("Item")
         return from_item(item) if item is not None else None
 
-    def put(self, key, values, condition=None, names=None, condition_values=None):
+    def put(self, key, values, condition=None, names=None, condition_values=None,
+            returning="NONE", item_on_failure=False):
         """Write the whole item `key` (replacing any); ConditionFailed if `condition` (a
-        ConditionExpression) does not hold."""
-        params = {"TableName": self.table, "Item": to_item({**values, KEY: key})}
-        self._call("put_item", **self._conditional(params, condition, names, condition_values))
+        ConditionExpression) does not hold. With `returning` "ALL_OLD", the item it
+        replaced as plain values ({} if none); with `item_on_failure`, the ConditionFailed
+        carries the item that failed the condition as `.item` (None if there was none).
+        Neither costs read units, only bytes on the wire."""
+        params = {"TableName": self.table, "Item": to_item({**values, KEY: key}),
+                  "ReturnValues": returning}
+        response = self._call("put_item", **self._conditional(
+            params, condition, names, condition_values, item_on_failure))
+        return from_item(response.get("Attributes", {}))
 
     def update(self, key, expression, condition=None, names=None, values=None,
-               returning="NONE"):
+               returning="NONE", item_on_failure=False):
         """UpdateItem `key` with `expression` (an UpdateExpression), atomically; the
-        attributes `returning` asks for (e.g. "UPDATED_NEW") as plain values."""
+        attributes `returning` asks for (e.g. "UPDATED_NEW") as plain values
+        (`item_on_failure` as for put)."""
         params = {"TableName": self.table, "Key": to_item({KEY: key}),
                   "UpdateExpression": expression, "ReturnValues": returning}
         response = self._call("update_item", **self._conditional(params, condition, names,
-                                                                 values))
+                                                                 values, item_on_failure))
         return from_item(response.get("Attributes", {}))
 
-    def delete(self, key, condition=None, names=None, values=None):
-        """Delete the item `key` (nothing if it is absent and there is no condition)."""
-        params = {"TableName": self.table, "Key": to_item({KEY: key})}
-        self._call("delete_item", **self._conditional(params, condition, names, values))
+    def delete(self, key, condition=None, names=None, values=None, returning="NONE",
+               item_on_failure=False):
+        """Delete the item `key` (nothing if it is absent and there is no condition); with
+        `returning` "ALL_OLD", the item deleted as plain values ({} if none)
+        (`item_on_failure` as for put)."""
+        params = {"TableName": self.table, "Key": to_item({KEY: key}), "ReturnValues": returning}
+        response = self._call("delete_item", **self._conditional(params, condition, names,
+                                                                 values, item_on_failure))
+        return from_item(response.get("Attributes", {}))
 
     def get_many(self, keys, consistent=False):
         """{key: plain item} of those of `keys` that exist; one BatchGetItem per BATCH_GET

@@ -189,6 +189,17 @@ class S3Spill:
             raise ValueOverBound(f"spilled value {key} holds more than {limit} bytes")
         return data
 
+    def remove(self, record_name, key):
+        """Delete the record's spilled object `key`, once the record no longer points to
+        it; ValueError, and nothing deleted, if `key` (read from the store, so possibly
+        planted) is not in the record's own folder."""
+        if not key.startswith(self.folder(record_name)):
+            raise ValueError(f"spill pointer {key!r} is outside the record's folder")
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as error:
+            raise Unavailable(f"S3 spill clean-up failed: {error}") from error
+
     def discard(self, record_name, keep=None):
         """Delete the record's spilled objects, except `keep`."""
         try:

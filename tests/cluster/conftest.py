@@ -107,6 +107,29 @@ class Cluster:
         self.manage("migrate", "--noinput")
         return self.simpledb_url
 
+    def start_dynamodb_store(self, **settings):
+        """moto alone (S3, SQS, DynamoDB) with STRATUS_STATE_STORE=dynamodb, provisioned and
+        migrated: no SimpleDB anywhere, its endpoint a port nothing listens on, so any use
+        of it fails loudly. `settings` become environment variables as for start_simpledb.
+        """
+        moto_url = self.start_moto()
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.cluster.settings",
+            "DATABASE_URL": f"sqlite:///{self.tmp_path / 'db.sqlite3'}",
+            "STRATUS_STATE_STORE": "dynamodb",
+            "AWS_ENDPOINT_URL_SIMPLEDB": f"http://127.0.0.1:{free_port()}",
+            "AWS_ENDPOINT_URL_S3": moto_url,
+            "AWS_ENDPOINT_URL_SQS": moto_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_REGION": "us-east-1",
+            **settings,
+        }
+        self.manage("provision_aws")
+        self.manage("migrate", "--noinput")
+        return moto_url
+
     def manage(self, *args, **extra_env):
         result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT,
                                 env={**self.env, **extra_env}, capture_output=True, text=True,

@@ -1,4 +1,5 @@
-"""Fixtures for the session engine's tests: a fresh sessions domain per test."""
+"""Fixtures for the session engines' tests: a fresh sessions domain (and, for the DynamoDB
+engine, table) per test."""
 
 import uuid
 from contextlib import contextmanager
@@ -23,6 +24,13 @@ def sessions_domain(settings, local_aws):
     yield name
     local_aws.simpledb.faults.update(latency_ms=0, fail_rate=0, stale_read_rate=0)
     sdb.delete_domain(DomainName=name)  # this client, whatever a test did to the settings
+
+
+@pytest.fixture
+def dynamodb_sessions_table(settings, dynamodb_table):
+    """A new, empty DynamoDB table as DYNAMODB_SESSIONS_TABLE."""
+    settings.DYNAMODB_SESSIONS_TABLE = dynamodb_table
+    return dynamodb_table
 
 
 @pytest.fixture

@@ -1,0 +1,59 @@
+"""DynamoDBCache's OPTIONS: defaults, and validation when the cache is made."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from ..simpledb.codec import DEFAULT_MAX_VALUE_BYTES
+
+DEFAULT_OPTIONS = {
+    # Read get/get_many/has_key with ConsistentRead (twice the read units).
+    "CONSISTENT_READ": False,
+    # Pickled values at least this long are compressed when that makes them smaller.
+    "COMPRESS_MIN_BYTES": 1024,
+    # The largest value (pickled, before compression) stored; a larger one is refused
+    # (ValueTooLarge), and no read decompresses or downloads more.
+    "MAX_VALUE_BYTES": DEFAULT_MAX_VALUE_BYTES,
+    # Values too large for one item go to this S3 bucket under SPILL_PREFIX; None: they
+    # are refused (ValueTooLarge: set() returns False, or raises with ON_ERROR "raise").
+    "SPILL_BUCKET": None,
+    "SPILL_PREFIX": "cache-spill/",
+    # "degrade": failed reads are misses, failed writes return False, both logged;
+    # "raise": the errors propagate.
+    "ON_ERROR": "degrade",
+}
+ON_ERROR_CHOICES = ("degrade", "raise")
+#: Django's culling options, which this cache refuses (see the module docstring).
+CULLING_OPTIONS = ("MAX_ENTRIES", "CULL_FREQUENCY")
+
+
+def cache_options(params):
+    """OPTIONS of a cache's params, completed with the defaults and checked;
+    ImproperlyConfigured for an unknown or bad one."""
+    options = dict(params.get("OPTIONS") or {})
+    culling = [name for name in CULLING_OPTIONS
+               if name in options or name.lower() in params]
+    if culling:
+        raise ImproperlyConfigured(
+            f"DynamoDBCache does not cull ({', '.join(culling)}): DynamoDB has no table size "
+            f"limit and no cheap count, so culling would Scan the whole table; the table's "
+            f"TTL and `manage.py purge_cache` remove expired entries.")
+    unknown = sorted(set(options) - set(DEFAULT_OPTIONS))
+    if unknown:
+        raise ImproperlyConfigured(f"Unknown DynamoDBCache OPTIONS: {', '.join(unknown)}; "
+                                   f"known: {', '.join(DEFAULT_OPTIONS)}.")
+    options = {**DEFAULT_OPTIONS, **options}
+    if not isinstance(options["CONSISTENT_READ"], bool):
+        raise ImproperlyConfigured("DynamoDBCache CONSISTENT_READ must be True or False.")
+    for name, least in (("COMPRESS_MIN_BYTES", 0), ("MAX_VALUE_BYTES", 1)):
+        value = options[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ImproperlyConfigured(f"DynamoDBCache {name} must be a whole number of at "
+                                       f"least {least}, not {value!r}.")
+    bucket, prefix = options["SPILL_BUCKET"], options["SPILL_PREFIX"]
+    if bucket is not None and (not isinstance(bucket, str) or not bucket):
+        raise ImproperlyConfigured("DynamoDBCache SPILL_BUCKET must be a bucket name or None.")
+    if not isinstance(prefix, str) or not prefix:
+        raise ImproperlyConfigured("DynamoDBCache SPILL_PREFIX must be a non-empty string.")
+    if options["ON_ERROR"] not in ON_ERROR_CHOICES:
+        raise ImproperlyConfigured(f"DynamoDBCache ON_ERROR must be one of "
+                                   f"{', '.join(ON_ERROR_CHOICES)}, not {options['ON_ERROR']!r}.")
+    return options

@@ -1,0 +1,222 @@
+"""Django sessions in Amazon DynamoDB: SESSION_ENGINE = "storage_backends.dynamodb.sessions".
+
+One item per session, in the table named by settings.DYNAMODB_SESSIONS_TABLE (created by
+`manage.py provision_aws`: partition key `k`, TTL on `x`). Its attributes:
+
+- `k`, the session key;
+- `d`, the session data as `SessionBase.encode()` makes it (signed with SECRET_KEY,
+  compressed, base64: ASCII text, so a string, which goes over the wire as it is where
+  binary would be base64 again). An item holds at most 400 KB, so a session whose encoding
+  is over `MAX_ENCODED_BYTES` is `ValueTooLarge` on save, before any call;
+- `x`, the expiry in epoch seconds (a number): the table's TTL attribute, and what
+  `clear_expired()` scans for.
+
+Calls: `load` 1 (GetItem, always ConsistentRead, so a log-in or log-out on one node is seen
+by the next request on any other); `save` 1 PutItem; `create` 1 when the key is free (the
+put's condition `attribute_not_exists` is the collision check, no `exists` first); `exists`
+1; `delete` 1; `cycle_key` 1 put + 1 delete. A request that does not modify its session
+writes nothing. An update requires `attribute_exists`: a session deleted meanwhile, by a
+log-out in another request, is `UpdateError` (SessionMiddleware answers 400), never brought
+back. `clear_expired` (`manage.py clearsessions`): the Scan's pages, and one BatchWriteItem
+per 25 expired items found.
+
+An item whose expiry has passed reads as no session, whether or not TTL or `clearsessions`
+has removed it yet (TTL deletes up to days late; moto never does).
+
+Errors from DynamoDB propagate, `load` included: `Unavailable` means the site shows its 503
+page, never a silent log-out. Only data that cannot be read back (a missing or mistyped
+attribute, an encoding longer than `MAX_ENCODED_BYTES`) is no session, and logged; data
+whose signature does not verify is an empty session (Django's `decode`, which logs it to
+django.security.SuspiciousSession). Nothing is decompressed before the signature is
+checked: Django's signing inflates only what verifies, that is what this site wrote.
+
+Async methods are SessionBase's defaults, which run these in a thread.
+"""
+
+import hashlib
+import itertools
+import logging
+import math
+import re
+import time
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.sessions.backends.base import (
+    VALID_KEY_CHARS,
+    CreateError,
+    SessionBase,
+    UpdateError,
+)
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.crypto import get_random_string
+
+from .. import aws
+from .client import BATCH_WRITE, EXPIRY, KEY, MAX_ITEM_BYTES, DynamoDBTable
+from .errors import ConditionFailed, ValueTooLarge
+
+log = logging.getLogger(__name__)
+
+#: The attribute holding the encoded session.
+DATA = "d"
+#: The longest encoded session saved, and so the longest a load accepts. Django's encoding
+#: is ASCII, so characters are bytes. An item's size counts its attribute names and values:
+#: 8 KiB are left for the key (at most MAX_KEY_LENGTH), the expiry, the three names, and
+#: emulators that count a little more strictly (moto stops at 405,000 bytes).
+MAX_ENCODED_BYTES = MAX_ITEM_BYTES - 8 * 1024
+#: How many fresh keys `create()` tries before giving up. Django's keys are 32 characters
+#: of 36 (165 bits): one taken key is already a near-impossibility.
+CREATE_ATTEMPTS = 10
+#: Length of the keys `create()` makes (Django's own choice).
+KEY_LENGTH = 32
+#: The longest cookie looked up (DynamoDB allows a 2,048-byte partition key; this engine
+#: makes 32-character ones, and a longer key only costs read units).
+MAX_KEY_LENGTH = 1024
+#: DynamoDB's rule for a table name.
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+
+_KEY_CHARS = frozenset(VALID_KEY_CHARS)
+_NAMES = {"#k": KEY}
+
+
+def sessions_table():
+    """settings.DYNAMODB_SESSIONS_TABLE, checked: ImproperlyConfigured if it cannot be one."""
+    name = getattr(settings, "DYNAMODB_SESSIONS_TABLE", None)
+    if not isinstance(name, str) or not TABLE_NAME.fullmatch(name):
+        raise ImproperlyConfigured(
+            f"DYNAMODB_SESSIONS_TABLE must name a DynamoDB table (3 to 255 of A-Z, a-z, "
+            f"0-9, '_', '-', '.'), not {name!r}."
+        )
+    return name
+
+
+def _fingerprint(session_key):
+    """What logs say instead of a session key, which is a credential."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:12]
+
+
+def _unexpired(item, now):
+    """Whether the item's expiry is a number after `now` (a session always has one)."""
+    expiry = item.get(EXPIRY)
+    return isinstance(expiry, Decimal) and expiry > now
+
+
+class SessionStore(SessionBase):
+    """Sessions as DynamoDB items; see the module docstring."""
+
+    def __init__(self, session_key=None):
+        self._table = DynamoDBTable(sessions_table(), aws.client("dynamodb"))
+        super().__init__(session_key)
+
+    def _validate_session_key(self, key):
+        """Django's rule (at least 8 characters) and only keys this engine could have made.
+
+        Keys this store makes are lowercase letters and digits (VALID_KEY_CHARS); a cookie
+        holding anything else cannot name one of our sessions, so it is no session (and
+        costs no call).
+        """
+        return (isinstance(key, str) and 8 <= len(key) <= MAX_KEY_LENGTH
+                and _KEY_CHARS.issuperset(key))
+
+    # -- reading --------------------------------------------------------------------------
+    def load(self):
+        if self.session_key is None:
+            return {}
+        item = self._table.get(self.session_key, consistent=True)
+        data = self._readable_data(item)
+        if data is None:
+            # Gone, expired or unreadable: a new session, with a new key when saved.
+            self._session_key = None
+            return {}
+        return self.decode(data)
+
+    def _readable_data(self, item):
+        """The encoded session a live item holds, or None (missing, expired, corrupt)."""
+        if item is None:
+            return None
+        data, expiry = item.get(DATA), item.get(EXPIRY)
+        if not isinstance(data, str) or not isinstance(expiry, Decimal):
+            problem = f"d is {type(data).__name__}, x is {type(expiry).__name__}"
+        elif len(data) > MAX_ENCODED_BYTES:
+            problem = f"d holds {len(data)} characters, over {MAX_ENCODED_BYTES}"
+        else:
+            return data if expiry > time.time() else None
+        log.warning("session unreadable: key_sha256=%s error=%s",
+                    _fingerprint(self.session_key), problem)
+        return None
+
+    def exists(self, session_key):
+        if not self._validate_session_key(session_key):
+            return False
+        item = self._table.get(session_key, consistent=True, attributes=[EXPIRY])
+        return item is not None and _unexpired(item, time.time())
+
+    # -- writing --------------------------------------------------------------------------
+    def create(self):
+        for _ in range(CREATE_ATTEMPTS):
+            # No exists() first: the conditional put below is the check, in the same call.
+            self._session_key = get_random_string(KEY_LENGTH, VALID_KEY_CHARS)
+            try:
+                self.save(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise RuntimeError(
+            f"Unable to create a new session key: {CREATE_ATTEMPTS} fresh keys were all "
+            f"refused as taken by DynamoDB table {self._table.table}. It is likely that "
+            f"its conditional writes are failing."
+        )
+
+    def save(self, must_create=False):
+        if self.session_key is None:
+            return self.create()
+        data = self._get_session(no_load=must_create)
+        if self.session_key is None:
+            # Loading it just now found the session gone: there is nothing to update.
+            raise UpdateError
+        encoded = self.encode(data)
+        if len(encoded) > MAX_ENCODED_BYTES:
+            raise ValueTooLarge(
+                f"session too large for one DynamoDB item: its encoding is {len(encoded)} "
+                f"bytes, more than the {MAX_ENCODED_BYTES} an item holds"
+            )
+        values = {DATA: encoded, EXPIRY: math.ceil(self.get_expiry_date().timestamp())}
+        condition = "attribute_not_exists(#k)" if must_create else "attribute_exists(#k)"
+        try:
+            self._table.put(self.session_key, values, condition=condition, names=_NAMES)
+        except ConditionFailed:
+            raise (CreateError if must_create else UpdateError) from None
+
+    def delete(self, session_key=None):
+        if session_key is None:
+            session_key = self.session_key
+        if not self._validate_session_key(session_key):
+            return  # no item can have that key
+        self._table.delete(session_key)
+
+    @classmethod
+    def clear_expired(cls):
+        """Delete every item whose expiry has passed (`manage.py clearsessions`).
+
+        With TTL enabled on `x` (as `provision_aws` does), DynamoDB deletes expired items
+        itself, free of write units, within days; this is for tables without TTL, and for
+        those who want them gone now. It costs a Scan of the whole table: 1 read unit per
+        4 KB of items read (consistent; the filter and projection do not reduce it), then
+        1 write unit per expired item.
+
+        A consistent Scan, and unconditional batch deletes: a session that a request
+        loaded just before it expired and saves just after may be deleted all the same,
+        which is no worse than its having expired.
+        """
+        table = DynamoDBTable(sessions_table(), aws.client("dynamodb"))
+        expired = (item[KEY] for item in table.scan(
+            condition="#x <= :now", names={"#x": EXPIRY},
+            values={":now": math.floor(time.time())}, attributes=[KEY], consistent=True))
+        count = 0
+        # Deleted as they are found, so memory stays bounded whatever the table holds: a
+        # Scan resumes after its last key whether or not that item still exists.
+        for keys in itertools.batched(expired, BATCH_WRITE):
+            table.delete_many(keys)
+            count += len(keys)
+        log.info("expired sessions deleted: table=%s count=%s", table.table, count)
