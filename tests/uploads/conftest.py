@@ -3,8 +3,8 @@ threshold so that multipart uploads need only a few MiB."""
 
 import pytest
 
-from tests.library.conftest import (other_client, other_user, run_worker, s3,  # noqa: F401
-                                    task_options, tasks, user, user_client)
+from tests.library.conftest import (other_client, other_user, s3,  # noqa: F401
+                                    user, user_client)
 
 MIB = 1024 * 1024
 
