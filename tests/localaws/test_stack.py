@@ -19,6 +19,10 @@ from localaws.stack import MOTO_PORT, SIMPLEDB_PORT
 from tests.fixtures.simpledb import raw_request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+#: The endpoint variables the stack prints, one per service it serves.
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS",
+                      "AWS_ENDPOINT_URL_AUTOSCALING", "AWS_ENDPOINT_URL_DYNAMODB",
+                      "AWS_ENDPOINT_URL_SIMPLEDB")
 TIMEOUT = 60
 ANSI_ESCAPE = "\x1b["
 
@@ -104,7 +108,7 @@ class StackProcess:
     def ready(self):
         """Wait for the endpoints; returns {variable: URL}."""
         endpoints = {}
-        while len(endpoints) < 4:
+        while len(endpoints) < len(ENDPOINT_VARIABLES):
             line = self.line(lambda text: "=" in text)
             assert line is not None, self.finish()
             name, url = line.strip().split("=", 1)
@@ -158,12 +162,9 @@ def error_code(call):
     return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]
 
 
-def test_command_prints_the_four_endpoints(start_stack):
+def test_command_prints_every_endpoint(start_stack):
     endpoints = start_stack(*any_ports()).ready()
-    assert set(endpoints) == {
-        "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SIMPLEDB",
-        "AWS_ENDPOINT_URL_AUTOSCALING",
-    }
+    assert set(endpoints) == set(ENDPOINT_VARIABLES)
     client = sdb(endpoints["AWS_ENDPOINT_URL_SIMPLEDB"])
     assert client.list_domains()["ResponseMetadata"]["HTTPStatusCode"] == 200
 
@@ -283,8 +284,7 @@ def test_unusable_data_dir_is_one_line_and_exit_status_1(start_stack, tmp_path):
 # The env file
 def sourced(path):
     """The variables a POSIX shell gets by sourcing `path`."""
-    names = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SIMPLEDB",
-             "AWS_ENDPOINT_URL_AUTOSCALING", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+    names = [*ENDPOINT_VARIABLES, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
     script = f'. "{path}"; ' + "; ".join(f'echo "${name}"' for name in names)
     result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True,
                             env={"PATH": os.environ["PATH"]})
