@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from ..simpledb.cache.options import check_value_options
 from ..simpledb.codec import DEFAULT_MAX_VALUE_BYTES
 
 DEFAULT_OPTIONS = {
@@ -20,7 +21,6 @@ DEFAULT_OPTIONS = {
     # "raise": the errors propagate.
     "ON_ERROR": "degrade",
 }
-ON_ERROR_CHOICES = ("degrade", "raise")
 #: Django's culling options, which this cache refuses (see the module docstring).
 CULLING_OPTIONS = ("MAX_ENTRIES", "CULL_FREQUENCY")
 
@@ -41,19 +41,5 @@ def cache_options(params):
         raise ImproperlyConfigured(f"Unknown DynamoDBCache OPTIONS: {', '.join(unknown)}; "
                                    f"known: {', '.join(DEFAULT_OPTIONS)}.")
     options = {**DEFAULT_OPTIONS, **options}
-    if not isinstance(options["CONSISTENT_READ"], bool):
-        raise ImproperlyConfigured("DynamoDBCache CONSISTENT_READ must be True or False.")
-    for name, least in (("COMPRESS_MIN_BYTES", 0), ("MAX_VALUE_BYTES", 1)):
-        value = options[name]
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            raise ImproperlyConfigured(f"DynamoDBCache {name} must be a whole number of at "
-                                       f"least {least}, not {value!r}.")
-    bucket, prefix = options["SPILL_BUCKET"], options["SPILL_PREFIX"]
-    if bucket is not None and (not isinstance(bucket, str) or not bucket):
-        raise ImproperlyConfigured("DynamoDBCache SPILL_BUCKET must be a bucket name or None.")
-    if not isinstance(prefix, str) or not prefix:
-        raise ImproperlyConfigured("DynamoDBCache SPILL_PREFIX must be a non-empty string.")
-    if options["ON_ERROR"] not in ON_ERROR_CHOICES:
-        raise ImproperlyConfigured(f"DynamoDBCache ON_ERROR must be one of "
-                                   f"{', '.join(ON_ERROR_CHOICES)}, not {options['ON_ERROR']!r}.")
+    check_value_options(options, "DynamoDBCache")
     return options

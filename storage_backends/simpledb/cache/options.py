@@ -46,33 +46,39 @@ def cache_options(params):
             f"known: {', '.join(DEFAULT_OPTIONS)}."
         )
     options = {**DEFAULT_OPTIONS, **options}
-    if not isinstance(options["CONSISTENT_READ"], bool):
-        raise ImproperlyConfigured("SimpleDBCache CONSISTENT_READ must be True or False.")
-    _whole_number(options, "COMPRESS_MIN_BYTES", 0)
-    _whole_number(options, "MAX_VALUE_BYTES", 1)
-    bucket, prefix = options["SPILL_BUCKET"], options["SPILL_PREFIX"]
-    if bucket is not None and (not isinstance(bucket, str) or not bucket):
-        raise ImproperlyConfigured("SimpleDBCache SPILL_BUCKET must be a bucket name or None.")
-    if not isinstance(prefix, str) or not prefix:
-        raise ImproperlyConfigured("SimpleDBCache SPILL_PREFIX must be a non-empty string.")
-    if options["ON_ERROR"] not in ON_ERROR_CHOICES:
-        raise ImproperlyConfigured(
-            f"SimpleDBCache ON_ERROR must be one of {', '.join(ON_ERROR_CHOICES)}, "
-            f"not {options['ON_ERROR']!r}."
-        )
+    check_value_options(options, "SimpleDBCache")
     if options["MAX_ENTRIES"] is not None or options["CULL_FREQUENCY"] is not None:
         if options["MAX_ENTRIES"] is None:
             options["MAX_ENTRIES"] = DJANGO_MAX_ENTRIES
         if options["CULL_FREQUENCY"] is None:
             options["CULL_FREQUENCY"] = DJANGO_CULL_FREQUENCY
-        _whole_number(options, "MAX_ENTRIES", 1)
-        _whole_number(options, "CULL_FREQUENCY", 0)
+        _whole_number(options, "MAX_ENTRIES", 1, "SimpleDBCache")
+        _whole_number(options, "CULL_FREQUENCY", 0, "SimpleDBCache")
     return options
 
 
-def _whole_number(options, name, least):
+def check_value_options(options, backend):
+    """Check the options both stores' caches share (consistency, compression, value bound,
+    spill, errors); ImproperlyConfigured naming `backend` for a bad one."""
+    if not isinstance(options["CONSISTENT_READ"], bool):
+        raise ImproperlyConfigured(f"{backend} CONSISTENT_READ must be True or False.")
+    _whole_number(options, "COMPRESS_MIN_BYTES", 0, backend)
+    _whole_number(options, "MAX_VALUE_BYTES", 1, backend)
+    bucket, prefix = options["SPILL_BUCKET"], options["SPILL_PREFIX"]
+    if bucket is not None and (not isinstance(bucket, str) or not bucket):
+        raise ImproperlyConfigured(f"{backend} SPILL_BUCKET must be a bucket name or None.")
+    if not isinstance(prefix, str) or not prefix:
+        raise ImproperlyConfigured(f"{backend} SPILL_PREFIX must be a non-empty string.")
+    if options["ON_ERROR"] not in ON_ERROR_CHOICES:
+        raise ImproperlyConfigured(
+            f"{backend} ON_ERROR must be one of {', '.join(ON_ERROR_CHOICES)}, "
+            f"not {options['ON_ERROR']!r}."
+        )
+
+
+def _whole_number(options, name, least, backend):
     value = options[name]
     if not isinstance(value, int) or isinstance(value, bool) or value < least:
         raise ImproperlyConfigured(
-            f"SimpleDBCache {name} must be a whole number of at least {least}, not {value!r}."
+            f"{backend} {name} must be a whole number of at least {least}, not {value!r}."
         )
