@@ -42,16 +42,11 @@ import time
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.sessions.backends.base import (
-    VALID_KEY_CHARS,
-    CreateError,
-    SessionBase,
-    UpdateError,
-)
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.crypto import get_random_string
 
 from .. import aws
+from ..session_keys import ConditionalCreateSessionStore
 from .client import BATCH_WRITE, EXPIRY, KEY, MAX_ITEM_BYTES, DynamoDBTable
 from .errors import ConditionFailed, ValueTooLarge
 
@@ -61,21 +56,12 @@ log = logging.getLogger(__name__)
 DATA = "d"
 #: The longest encoded session saved, and so the longest a load accepts. Django's encoding
 #: is ASCII, so characters are bytes. An item's size counts its attribute names and values:
-#: 8 KiB are left for the key (at most MAX_KEY_LENGTH), the expiry, the three names, and
+#: 8 KiB are left for the key (at most session_keys.MAX_KEY_LENGTH), the expiry, the names, and
 #: emulators that count a little more strictly (moto stops at 405,000 bytes).
 MAX_ENCODED_BYTES = MAX_ITEM_BYTES - 8 * 1024
-#: How many fresh keys `create()` tries before giving up. Django's keys are 32 characters
-#: of 36 (165 bits): one taken key is already a near-impossibility.
-CREATE_ATTEMPTS = 10
-#: Length of the keys `create()` makes (Django's own choice).
-KEY_LENGTH = 32
-#: The longest cookie looked up (DynamoDB allows a 2,048-byte partition key; this engine
-#: makes 32-character ones, and a longer key only costs read units).
-MAX_KEY_LENGTH = 1024
 #: DynamoDB's rule for a table name.
 TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 
-_KEY_CHARS = frozenset(VALID_KEY_CHARS)
 _NAMES = {"#k": KEY}
 
 
@@ -101,22 +87,16 @@ def _unexpired(item, now):
     return isinstance(expiry, Decimal) and expiry > now
 
 
-class SessionStore(SessionBase):
+class SessionStore(ConditionalCreateSessionStore):
     """Sessions as DynamoDB items; see the module docstring."""
 
     def __init__(self, session_key=None):
         self._table = DynamoDBTable(sessions_table(), aws.client("dynamodb"))
         super().__init__(session_key)
 
-    def _validate_session_key(self, key):
-        """Django's rule (at least 8 characters) and only keys this engine could have made.
-
-        Keys this store makes are lowercase letters and digits (VALID_KEY_CHARS); a cookie
-        holding anything else cannot name one of our sessions, so it is no session (and
-        costs no call).
-        """
-        return (isinstance(key, str) and 8 <= len(key) <= MAX_KEY_LENGTH
-                and _KEY_CHARS.issuperset(key))
+    @property
+    def store_name(self):
+        return f"DynamoDB table {self._table.table}"
 
     # -- reading --------------------------------------------------------------------------
     def load(self):
@@ -152,22 +132,6 @@ class SessionStore(SessionBase):
         return item is not None and _unexpired(item, time.time())
 
     # -- writing --------------------------------------------------------------------------
-    def create(self):
-        for _ in range(CREATE_ATTEMPTS):
-            # No exists() first: the conditional put below is the check, in the same call.
-            self._session_key = get_random_string(KEY_LENGTH, VALID_KEY_CHARS)
-            try:
-                self.save(must_create=True)
-            except CreateError:
-                continue
-            self.modified = True
-            return
-        raise RuntimeError(
-            f"Unable to create a new session key: {CREATE_ATTEMPTS} fresh keys were all "
-            f"refused as taken by DynamoDB table {self._table.table}. It is likely that "
-            f"its conditional writes are failing."
-        )
-
     def save(self, must_create=False):
         if self.session_key is None:
             return self.create()

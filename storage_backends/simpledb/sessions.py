@@ -39,16 +39,11 @@ import math
 import time
 
 from django.conf import settings
-from django.contrib.sessions.backends.base import (
-    VALID_KEY_CHARS,
-    CreateError,
-    SessionBase,
-    UpdateError,
-)
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.crypto import get_random_string
 
 from .. import aws
+from ..session_keys import ConditionalCreateSessionStore
 from .client import (
     DOMAIN_NAME,
     Absent,
@@ -77,17 +72,9 @@ CAPACITY = ValueCodec(reserved=RESERVED_ATTRIBUTES).capacity
 MAX_ENCODED_BYTES = 2 * CAPACITY
 #: Expiry digits: epoch seconds up to the year 33658, so string order is number order.
 EXPIRY_DIGITS = 12
-#: How many fresh keys `create()` tries before giving up. Django's keys are 32 characters
-#: of 36 (165 bits): one taken key is already a near-impossibility.
-CREATE_ATTEMPTS = 10
-#: Length of the keys `create()` makes (Django's own choice).
-KEY_LENGTH = 32
-#: SimpleDB's limit on an item name, in bytes (keys are ASCII: characters too).
-MAX_KEY_LENGTH = 1024
 #: Items a Select page returns (SimpleDB's maximum).
 SELECT_PAGE = 2500
 
-_KEY_CHARS = frozenset(VALID_KEY_CHARS)
 
 
 def sessions_domain():
@@ -111,7 +98,7 @@ def _fingerprint(session_key):
     return hashlib.sha256(session_key.encode()).hexdigest()[:12]
 
 
-class SessionStore(SessionBase):
+class SessionStore(ConditionalCreateSessionStore):
     """Sessions as SimpleDB items; see the module docstring."""
 
     def __init__(self, session_key=None):
@@ -120,15 +107,9 @@ class SessionStore(SessionBase):
                                  max_value_bytes=MAX_ENCODED_BYTES)
         super().__init__(session_key)
 
-    def _validate_session_key(self, key):
-        """Django's rule (at least 8 characters) and only keys an item can be named by.
-
-        Keys this store makes are lowercase letters and digits (VALID_KEY_CHARS); a cookie
-        holding anything else cannot name one of our sessions, so it is no session (and
-        costs no call) rather than an item name SimpleDB would refuse.
-        """
-        return (isinstance(key, str) and 8 <= len(key) <= MAX_KEY_LENGTH
-                and _KEY_CHARS.issuperset(key))
+    @property
+    def store_name(self):
+        return f"SimpleDB domain {self._records.domain}"
 
     # -- reading --------------------------------------------------------------------------
     def load(self):
@@ -165,22 +146,6 @@ class SessionStore(SessionBase):
             return False
 
     # -- writing --------------------------------------------------------------------------
-    def create(self):
-        for _ in range(CREATE_ATTEMPTS):
-            # No exists() first: the conditional put below is the check, in the same call.
-            self._session_key = get_random_string(KEY_LENGTH, VALID_KEY_CHARS)
-            try:
-                self.save(must_create=True)
-            except CreateError:
-                continue
-            self.modified = True
-            return
-        raise RuntimeError(
-            f"Unable to create a new session key: {CREATE_ATTEMPTS} fresh keys were all "
-            f"refused as taken by SimpleDB domain {self._records.domain}. It is likely that "
-            f"its conditional writes are failing."
-        )
-
     def save(self, must_create=False):
         if self.session_key is None:
             return self.create()

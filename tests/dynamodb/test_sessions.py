@@ -18,11 +18,11 @@ from django.core.management import call_command
 
 from storage_backends import aws
 from storage_backends.checks import check_dynamodb_sessions
-from storage_backends.dynamodb import sessions
 from storage_backends.dynamodb.client import DynamoDBTable
 from storage_backends.dynamodb.errors import NoSuchTable, Unavailable, ValueTooLarge
+from storage_backends import session_keys
+from storage_backends.session_keys import CREATE_ATTEMPTS
 from storage_backends.dynamodb.sessions import (
-    CREATE_ATTEMPTS,
     MAX_ENCODED_BYTES,
     SessionStore,
 )
@@ -204,7 +204,7 @@ def test_create_tries_another_key_when_one_is_taken(ddb, monkeypatch):
     taken = saved(cat="dog")
     fresh = "f" * 32
     keys = iter([taken, fresh])
-    monkeypatch.setattr(sessions, "get_random_string", lambda length, chars: next(keys))
+    monkeypatch.setattr(session_keys, "get_random_string", lambda length, chars: next(keys))
     store = SessionStore()
     with counting_calls(ddb) as calls:
         store.create()
@@ -215,7 +215,7 @@ def test_create_tries_another_key_when_one_is_taken(ddb, monkeypatch):
 
 def test_create_gives_up_after_a_bounded_number_of_taken_keys(ddb, monkeypatch):
     taken = saved(cat="dog")
-    monkeypatch.setattr(sessions, "get_random_string", lambda length, chars: taken)
+    monkeypatch.setattr(session_keys, "get_random_string", lambda length, chars: taken)
     with counting_calls(ddb) as calls, pytest.raises(RuntimeError, match="Unable to create"):
         SessionStore().create()
     assert calls == ["PutItem"] * CREATE_ATTEMPTS

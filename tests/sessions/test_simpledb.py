@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from localaws.simpledb import SimpleDBServer
 from storage_backends import aws
-from storage_backends.simpledb import sessions
 from storage_backends.simpledb.client import (
     NoSuchDomain,
     SimpleDBClient,
@@ -23,9 +22,10 @@ from storage_backends.simpledb.client import (
     ValueCodec,
     ValueTooLarge,
 )
+from storage_backends import session_keys
+from storage_backends.session_keys import CREATE_ATTEMPTS
 from storage_backends.simpledb.sessions import (
     CAPACITY,
-    CREATE_ATTEMPTS,
     RESERVED_ATTRIBUTES,
     SessionStore,
     expiry_value,
@@ -186,7 +186,7 @@ def test_create_tries_another_key_when_one_is_taken(sdb, monkeypatch):
     taken = saved(cat="dog")
     fresh = "f" * 32
     keys = iter([taken, fresh])
-    monkeypatch.setattr(sessions, "get_random_string", lambda length, chars: next(keys))
+    monkeypatch.setattr(session_keys, "get_random_string", lambda length, chars: next(keys))
     store = SessionStore()
     with counting_calls(sdb) as calls:
         store.create()
@@ -197,7 +197,7 @@ def test_create_tries_another_key_when_one_is_taken(sdb, monkeypatch):
 
 def test_create_gives_up_after_a_bounded_number_of_taken_keys(sdb, monkeypatch):
     taken = saved(cat="dog")
-    monkeypatch.setattr(sessions, "get_random_string", lambda length, chars: taken)
+    monkeypatch.setattr(session_keys, "get_random_string", lambda length, chars: taken)
     with counting_calls(sdb) as calls, pytest.raises(RuntimeError, match="Unable to create"):
         SessionStore().create()
     assert calls == ["PutAttributes"] * CREATE_ATTEMPTS

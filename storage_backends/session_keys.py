@@ -1,0 +1,50 @@
+"""What both session engines (SimpleDB's and DynamoDB's) do alike: the keys they accept, and
+creating a session by a conditional write under a fresh key."""
+
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, SessionBase
+from django.utils.crypto import get_random_string
+
+#: How many fresh keys `create()` tries before giving up. Django's keys are 32 characters
+#: of 36 (165 bits): one taken key is already a near-impossibility.
+CREATE_ATTEMPTS = 10
+#: Length of the keys `create()` makes (Django's own choice).
+KEY_LENGTH = 32
+#: The longest cookie looked up: SimpleDB names an item by at most 1,024 bytes (DynamoDB's
+#: partition key allows 2,048); the engines make 32-character keys, all ASCII.
+MAX_KEY_LENGTH = 1024
+
+_KEY_CHARS = frozenset(VALID_KEY_CHARS)
+
+
+class ConditionalCreateSessionStore(SessionBase):
+    """A SessionBase whose `save(must_create=True)` is a conditional write that raises
+    CreateError when the key is taken; subclasses name their store in `store_name`."""
+
+    #: The store, for the message when every fresh key is refused.
+    store_name = "the session store"
+
+    def _validate_session_key(self, key):
+        """Django's rule (at least 8 characters) and only keys this engine could have made.
+
+        Keys these stores make are lowercase letters and digits (VALID_KEY_CHARS); a cookie
+        holding anything else cannot name one of our sessions, so it is no session (and
+        costs no call) rather than a name the store would refuse.
+        """
+        return (isinstance(key, str) and 8 <= len(key) <= MAX_KEY_LENGTH
+                and _KEY_CHARS.issuperset(key))
+
+    def create(self):
+        for _ in range(CREATE_ATTEMPTS):
+            # No exists() first: the conditional write is the check, in the same call.
+            self._session_key = get_random_string(KEY_LENGTH, VALID_KEY_CHARS)
+            try:
+                self.save(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise RuntimeError(
+            f"Unable to create a new session key: {CREATE_ATTEMPTS} fresh keys were all "
+            f"refused as taken by {self.store_name}. It is likely that its conditional "
+            f"writes are failing."
+        )
