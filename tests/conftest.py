@@ -5,7 +5,8 @@ import os
 import pytest
 
 pytest_plugins = ["tests.fixtures.simpledb", "tests.fixtures.localaws",
-                  "tests.fixtures.lifecycle", "tests.fixtures.dynamodb", "tests.fixtures.tasks"]
+                  "tests.fixtures.lifecycle", "tests.fixtures.dynamodb", "tests.fixtures.tasks",
+                  "tests.fixtures.state_store"]
 
 
 @pytest.fixture(scope="session", autouse=True)

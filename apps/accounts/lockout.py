@@ -86,7 +86,6 @@ class LoginFailureHandler(AbstractAxesHandler, AxesBaseHandler):
     """Counts log-in attempts per (username, address) and per address, each with its limit."""
 
     def __init__(self):
-        self.cache = caches[settings.AXES_CACHE]
         self.pair_limit = _whole_setting("STRATUS_LOGIN_ATTEMPTS")
         self.address_limit = _whole_setting("STRATUS_LOGIN_ADDRESS_ATTEMPTS")
         self.window = _whole_setting("STRATUS_LOGIN_WINDOW")
@@ -103,6 +102,12 @@ class LoginFailureHandler(AbstractAxesHandler, AxesBaseHandler):
                 f"{type(self).__name__} counts by AXES_LOCKOUT_PARAMETERS = "
                 f"{LOCKOUT_PARAMETERS!r} only, not {settings.AXES_LOCKOUT_PARAMETERS!r}."
             )
+
+    @property
+    def cache(self):
+        """The counters' cache, looked up on each use rather than held: Django keeps one
+        per thread, and AXES_CACHE's store may change under an override."""
+        return caches[settings.AXES_CACHE]
 
     # -- the check (before a password is tried): counts the attempt --------------------
     def is_locked(self, request, credentials=None):

@@ -11,23 +11,29 @@ from django.core.cache import caches
 
 from apps.accounts.lockout import _keys
 from storage_backends import aws
+from storage_backends.dynamodb.client import DynamoDBTable
+from storage_backends.dynamodb.entries import VALUE_SIGNATURE
 
 from .conftest import PAIR_LIMIT, USERNAME, fail, is_locked_out
 
-pytestmark = pytest.mark.usefixtures("login_limits")
+pytestmark = pytest.mark.usefixtures("login_limits", "each_state_store")
 
 ADDRESS = "198.51.100.7"
 
 
 def tamper(key):
     """Set a counter of 4 for `key`, then overwrite its signature as anyone with write
-    access to the domain could."""
+    access to the domain or table could."""
     cache = caches[settings.AXES_CACHE]
     cache.set(key, 4, timeout=900)
     item = hashlib.sha256(cache.make_key(key).encode()).hexdigest()
-    aws.client("sdb").put_attributes(
-        DomainName=cache.domain, ItemName=item,
-        Attributes=[{"Name": "sig", "Value": "0" * 64, "Replace": True}])
+    if settings.STRATUS_STATE_STORE == "dynamodb":
+        table = DynamoDBTable(cache.table, aws.client("dynamodb"))
+        table.put(item, {**table.get(item, consistent=True), VALUE_SIGNATURE: "0" * 64})
+    else:
+        aws.client("sdb").put_attributes(
+            DomainName=cache.domain, ItemName=item,
+            Attributes=[{"Name": "sig", "Value": "0" * 64, "Replace": True}])
 
 
 @pytest.mark.parametrize("counter", ["pair", "address"])

@@ -82,6 +82,7 @@ def test_racing_guesses_for_one_pair_check_at_most_the_limits_passwords(
     assert is_locked_out(log_in(REMOTE_ADDR=ATTACKER))
 
 
+@pytest.mark.usefixtures("simpledb_state_store")  # DynamoDB counts in one atomic call
 def test_a_count_lost_to_contention_is_the_503_page_and_no_log_in(user, monkeypatch):
     # CAS_ATTEMPTS is the cache's bound on a change's compare-and-swaps (a constant, not an
     # option). At 1, a racer whose swap loses once to another racer's gives up (Contended)

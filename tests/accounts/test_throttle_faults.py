@@ -1,10 +1,14 @@
 """The lock-out check reads consistently and fails closed: a store that cannot answer is the
-503 page, never a log-in (the audit: 5 of 40 got through with SimpleDB failing 60% of calls)."""
+503 page, never a log-in (the audit: 5 of 40 got through with SimpleDB failing 60% of calls).
+
+Partial failures and stale reads come from the SimpleDB emulator's fault injection; DynamoDB
+(moto) can only be made unreachable."""
 
 import pytest
 from django.test import override_settings
 
 from tests.fixtures.localaws import reset_aws_clients
+from tests.fixtures.state_store import use_state_store
 
 from .conftest import ADDRESS_LIMIT, PAIR_LIMIT, fail, is_authenticated, is_locked_out
 
@@ -14,9 +18,10 @@ ATTACKER = "203.0.113.66"
 
 
 @pytest.fixture
-def faults(local_aws):
+def faults(local_aws, simpledb_state_store):
     """The SimpleDB emulator's fault injection, with one attempt per call (no retries, so
-    that a failing call fails fast), all undone after the test."""
+    that a failing call fails fast), all undone after the test; the state store is SimpleDB
+    whichever the run chose."""
     with override_settings(AWS_MAX_ATTEMPTS=1):
         reset_aws_clients()
         yield local_aws.simpledb.faults
@@ -63,6 +68,20 @@ def test_lockout_check_that_cannot_read_is_the_503_page(request, client, user, f
 
     response = log_in(REMOTE_ADDR="198.51.100.20")
     faults.update(fail_rate=0)  # so that the session can be read
+
+    assert is_unavailable_page(response)
+    assert not is_authenticated(client)
+
+
+@pytest.mark.parametrize("page", ["log_in", "admin_log_in"])
+def test_lockout_check_on_an_unreachable_dynamodb_is_the_503_page(
+        request, client, user, settings, dynamodb_outage, page):
+    use_state_store(settings, "dynamodb")
+    log_in = request.getfixturevalue(page)
+    dynamodb_outage.start()
+
+    response = log_in(REMOTE_ADDR="198.51.100.20")
+    dynamodb_outage.end()  # so that the session can be read
 
     assert is_unavailable_page(response)
     assert not is_authenticated(client)

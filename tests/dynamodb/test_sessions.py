@@ -5,7 +5,6 @@ hostile data, failure."""
 import logging
 import math
 import random
-import socket
 import string
 from contextlib import contextmanager
 from datetime import timedelta
@@ -27,7 +26,6 @@ from storage_backends.dynamodb.sessions import (
     SessionStore,
 )
 from tests.fixtures.calls import counting_calls
-from tests.fixtures.localaws import reset_aws_clients
 
 ENGINE = "storage_backends.dynamodb.sessions"
 LOGGER = "storage_backends.dynamodb.sessions"
@@ -434,32 +432,6 @@ def test_a_missing_table_is_an_error_not_a_logout(settings):
 
 
 # -- DynamoDB unreachable -----------------------------------------------------------------
-@pytest.fixture
-def dynamodb_outage(settings):
-    """Call `start()` to point DynamoDB's endpoint at a port this test holds with nothing
-    listening (every connection refused), `end()` to point it back."""
-    held = socket.socket()
-    held.bind(("127.0.0.1", 0))
-    working = settings.AWS_ENDPOINT_URLS
-
-    class Outage:
-        @staticmethod
-        def start():
-            settings.AWS_ENDPOINT_URLS = {
-                **working, "dynamodb": f"http://127.0.0.1:{held.getsockname()[1]}"}
-            settings.AWS_MAX_ATTEMPTS = 1
-            reset_aws_clients()
-
-        @staticmethod
-        def end():
-            settings.AWS_ENDPOINT_URLS = working
-            reset_aws_clients()
-
-    yield Outage
-    Outage.end()
-    held.close()
-
-
 def test_with_dynamodb_unreachable_load_raises_unavailable(dynamodb_outage):
     key = saved(cat="dog")
     dynamodb_outage.start()

@@ -43,8 +43,9 @@ def budget(settings):
 
 
 @pytest.fixture
-def simpledb_faults(local_aws):
-    """The site's SimpleDB's fault injection, cleared after the test."""
+def simpledb_faults(local_aws, simpledb_state_store):
+    """The site's SimpleDB's fault injection, cleared after the test (on SimpleDB, whichever
+    store the run chose)."""
     yield local_aws.simpledb.faults
     local_aws.simpledb.faults.update(latency_ms=0, fail_rate=0)
 
@@ -81,8 +82,9 @@ def operations(service, event):
 
 
 @pytest.fixture
-def logged_in(django_user_model):
-    """A client logged in with a session stored in SimpleDB (while it was still fast)."""
+def logged_in(django_user_model, simpledb_state_store):
+    """A client logged in with a session stored in SimpleDB (while it was still fast),
+    whichever store the run chose."""
     client = Client()
     client.force_login(django_user_model.objects.create_user("alice"))
     return client

@@ -14,7 +14,8 @@ def test_the_site_configuration_passes_the_checks():
 
 
 def test_an_unknown_cache_option_is_an_error(settings):
-    settings.CACHES = {"default": {**settings.CACHES["default"],
+    settings.CACHES = {"default": {"BACKEND": "storage_backends.simpledb.cache.SimpleDBCache",
+                                   "LOCATION": "stratus-cache",
                                    "OPTIONS": {"CONSISTENT_READS": True}}}
     [error] = check_simpledb_caches(None)
     assert error.id == "storage_backends.E002"
@@ -22,6 +23,7 @@ def test_an_unknown_cache_option_is_an_error(settings):
 
 
 def test_a_bad_sessions_domain_is_an_error(settings):
+    settings.SESSION_ENGINE = "storage_backends.simpledb.sessions"
     settings.SIMPLEDB_SESSIONS_DOMAIN = "x"
     [error] = check_simpledb_sessions(None)
     assert error.id == "storage_backends.E003"
