@@ -1,12 +1,12 @@
-"""The whole local AWS stack in one process: moto's server for S3, SQS and Auto Scaling, and
-our SimpleDB.
+"""The whole local AWS stack in one process: moto's server for S3, SQS, DynamoDB and Auto
+Scaling, and our SimpleDB.
 
 moto serves every service it knows on one port, telling them apart by each request's
 signature; S3 (POST uploads answered with the headers S3 sends, `localaws.s3_post_object`),
-SQS (a message-losing race fixed by `localaws.sqs_delete_race`) and Auto
-Scaling (its lifecycle actions completed by `localaws.lifecycle_actions`) are the ones
-Stratus uses there. SimpleDB gets its own port because moto's SimpleDB lacks most of the
-API (see `localaws.simpledb`). moto checks no
+SQS (a message-losing race fixed by `localaws.sqs_delete_race`), DynamoDB (item writes made
+atomic by `localaws.dynamodb_atomic`) and Auto Scaling (its lifecycle actions completed by
+`localaws.lifecycle_actions`) are the ones Stratus uses there. SimpleDB gets its own port
+because moto's SimpleDB lacks most of the API (see `localaws.simpledb`). moto checks no
 signatures; our SimpleDB checks them against the stack's key pair.
 """
 
@@ -56,8 +56,9 @@ class MotoServer:
     def __init__(self, sock):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from . import lifecycle_actions, s3_post_object, sqs_delete_race
+        from . import dynamodb_atomic, lifecycle_actions, s3_post_object, sqs_delete_race
 
+        dynamodb_atomic.install()  # each write to an item atomic, as DynamoDB's are
         lifecycle_actions.install()  # lifecycle hooks that hold and release instances
         sqs_delete_race.install()  # no message lost to a concurrent delete
         s3_post_object.install()  # a browser's POST upload answered with ETag and CORS

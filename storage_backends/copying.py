@@ -159,17 +159,6 @@ def copy_results(backend, threads=8):
 
 
 # -- cache entries ------------------------------------------------------------------------
-def _by_name(cache_class):
-    """`cache_class` whose keys are item names (the SHA-256 both caches name entries by):
-    what one cache stored under a name, the other stores under the same name."""
-
-    class Named(cache_class):
-        def _name(self, key, version):
-            return key
-
-    return Named
-
-
 def cache_pairs():
     """{alias: (simpledb_domain, dynamodb_table)} of settings.COPY_STATE_CACHES."""
     pairs = getattr(settings, "COPY_STATE_CACHES", None) or {}
@@ -185,7 +174,7 @@ def copy_cache(alias, domain, table, threads=8):
     `table`, each with the time left until its expiry."""
     from .dynamodb.cache import DynamoDBCache
     from .simpledb.cache import SimpleDBCache
-    from .simpledb.cache.records import EXPIRES, FOREVER, MISSING
+    from .simpledb.cache.records import EXPIRES
 
     config = settings.CACHES[alias]
     options = {name: value for name, value in config.get("OPTIONS", {}).items()
@@ -193,19 +182,14 @@ def copy_cache(alias, domain, table, threads=8):
                            "MAX_VALUE_BYTES")}
     params = {"KEY_PREFIX": config.get("KEY_PREFIX", ""), "VERSION": config.get("VERSION", 1),
               "OPTIONS": {**options, "ON_ERROR": "raise"}}
-    source = _by_name(SimpleDBCache)(domain, params)
-    destination = _by_name(DynamoDBCache)(table, params)
+    # Both caches name an entry's item by the same hash of its key: copied by that name.
+    source, destination = SimpleDBCache(domain, params), DynamoDBCache(table, params)
 
     def copy_one(found):
-        name, attributes = found
-        value = source._load(name, attributes)  # MISSING: expired, forged or corrupt
-        if value is MISSING:
+        entry = source.read_item(*found)  # None: expired, forged or corrupt
+        if entry is None or (entry[1] is not None and entry[1] <= time.time()):
             return SKIPPED
-        expires = attributes[EXPIRES]
-        timeout = None if expires == FOREVER else int(expires) / 1000 - time.time()
-        if timeout is not None and timeout <= 0:
-            return SKIPPED
-        return COPIED if destination.add(name, value, timeout) else PRESENT
+        return COPIED if destination.add_item(found[0], *entry) else PRESENT
 
     now = f"{math.floor(time.time() * 1000):013d}"
     return _each(_live_items(domain, EXPIRES, now), copy_one, threads)

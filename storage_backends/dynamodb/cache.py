@@ -155,10 +155,17 @@ class DynamoDBCache(BaseCache):
 
     # -- expiry --------------------------------------------------------------------------
     def get_backend_timeout(self, timeout=DEFAULT_TIMEOUT):
-        """When an entry written now with `timeout` expires (epoch seconds), None: never."""
+        """When an entry written now with `timeout` expires (epoch seconds), None: never.
+
+        A whole second, rounded up: DynamoDB's TTL reads whole epoch seconds (Django's
+        Redis and memcached backends also keep no fraction). A timeout of 0 or less stays
+        exact, so that the entry is gone at once."""
         if timeout is DEFAULT_TIMEOUT:
             timeout = self.default_timeout
-        return None if timeout is None else self._now() + timeout
+        if timeout is None:
+            return None
+        expires_at = self._now() + timeout
+        return math.ceil(expires_at) if timeout > 0 else expires_at
 
     def _expires_ms(self, timeout):
         expires_at = self.get_backend_timeout(timeout)
@@ -269,6 +276,18 @@ class DynamoDBCache(BaseCache):
             return self._put_unless_live(name, item, now_ms)
         except FAILURES as error:
             return self._failed("add", key, error, False)
+
+    def add_item(self, name, value, expires_at):
+        """add() by item name (the SHA-256 of the key Django makes, as both stores' caches
+        name entries) with an absolute expiry (epoch seconds, None for never): True if
+        stored, False if a live entry holds the name or the expiry has passed. Errors
+        raise. What `manage.py copy_state` writes each entry with."""
+        now_ms = self._now_ms()
+        expires_ms = None if expires_at is None else math.ceil(expires_at) * 1000
+        if self._gone(expires_ms, now_ms):
+            return False
+        return self._put_unless_live(name, self._format.encode(name, pickled(value),
+                                                               expires_ms), now_ms)
 
     def _put_unless_live(self, name, item, now_ms):
         """Put the item unless a live entry this cache signed holds the key: one PutItem

@@ -4,8 +4,8 @@ One item per cache key, keyed by the SHA-256 of the key Django makes (KEY_PREFIX
 KEY_FUNCTION), so any key of any length or script fits the 2,048-byte partition key:
 
 - `k`: that hash; `p`: the cache's KEY_PREFIX (`clear()` scans on it).
-- `x`: when the entry expires, epoch seconds with three decimals (Django timeouts may be
-  fractions of a second); absent: never. It is the table's TTL attribute.
+- `x`: when the entry expires, whole epoch seconds (rounded up: DynamoDB's TTL reads whole
+  seconds); absent: never. It is the table's TTL attribute.
 - `d`: what the value is, and how it is stored: "n" for an integer kept as a DynamoDB
   number in `n` (so that incr is one atomic `ADD`), else "<how>:<SHA-256 of the stored
   bytes>", <how> being "v" (pickled bytes in `v`), "s3" (in the S3 object named by `s3`),
@@ -62,7 +62,10 @@ MISSING = object()
 
 
 def seconds(expires_ms):
-    """`x` for an expiry in epoch milliseconds."""
+    """`x` for an expiry in epoch milliseconds: an integer when it is a whole second, as
+    the cache's expiries are (what DynamoDB's TTL reads)."""
+    if expires_ms % 1000 == 0:
+        return Decimal(expires_ms // 1000)
     return Decimal(expires_ms).scaleb(-3)
 
 

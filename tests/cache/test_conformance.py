@@ -28,3 +28,4 @@ class TestSimpleDBCache(CacheConformance):
 class TestDynamoDBCache(CacheConformance):
     params = {"BACKEND": "storage_backends.dynamodb.cache.DynamoDBCache",
               "LOCATION": DYNAMODB_TABLE}
+    expiry_resolution = 1

@@ -4,6 +4,7 @@ failures and purge_cache, on the local stack's DynamoDB (moto) over real HTTP.""
 
 import hashlib
 import logging
+import math
 import os
 import pickle
 import threading
@@ -168,6 +169,22 @@ def test_reads_are_eventually_consistent_unless_configured(make_cache, dynamodb)
     finally:
         dynamodb.meta.events.unregister("before-parameter-build.dynamodb.GetItem", record)
     assert seen == [False, True]
+
+
+def test_an_expiry_is_stored_as_the_whole_second_the_ttl_reads_rounded_up(cache, monkeypatch):
+    monkeypatch.setattr(type(cache), "_now", lambda self: 1_000_000.25)
+    cache.set("key", "value", 2.5)
+    cache.set("n", 1, 10)
+    assert raw(cache, "key")["x"] == 1_000_003 and raw(cache, "n")["x"] == 1_000_011
+    assert raw(cache, "key")["x"].as_tuple().exponent == 0
+    assert cache.get("key") == "value"
+
+
+def test_a_timeout_of_zero_is_not_rounded_into_a_live_entry(cache):
+    cache.set("key", "old")
+    assert cache.set("key", "value", 0) is True
+    assert cache.add("other", "value", 0) is True
+    assert cache.get("key") is None and cache.get("other") is None
 
 
 # -- expired items DynamoDB still holds (its TTL deletes late; moto never does) -------------
@@ -553,3 +570,18 @@ def test_purging_an_expired_spilled_entry_removes_its_object(spill_cache, monkey
     assert spilled_objects(spill_cache, "big") == []
     assert raw(spill_cache, "big") is None
 
+
+
+# -- by item name (what copy_state writes with) --------------------------------------------
+def test_add_item_stores_an_entry_under_its_item_name_with_an_absolute_expiry(cache):
+    expires_at = time.time() + 100
+    assert cache.add_item(item_name(cache, "key"), "value", expires_at) is True
+    assert cache.get("key") == "value"
+    assert raw(cache, "key")["x"] == math.ceil(expires_at)
+
+
+def test_add_item_never_replaces_a_live_entry_nor_stores_an_expired_one(cache):
+    cache.set("key", "mine")
+    assert cache.add_item(item_name(cache, "key"), "copied", None) is False
+    assert cache.add_item(item_name(cache, "other"), "copied", time.time() - 1) is False
+    assert cache.get("key") == "mine" and cache.get("other") is None

@@ -220,6 +220,16 @@ class SimpleDBCache(BaseCache):
     def _load(self, name, attributes):
         return self._format.load(name, attributes, self._now_ms())
 
+    def read_item(self, name, attributes):
+        """An entry by its item name, from the attributes a Select returned: `(value,
+        expiry in epoch seconds or None for never)`, or None if it is expired, forged or
+        corrupt. What `manage.py copy_state` reads each entry with."""
+        value = self._load(name, attributes)
+        if value is MISSING:
+            return None
+        expires = attributes[EXPIRES]
+        return value, (None if expires == FOREVER else int(expires) / 1000)
+
     def _forget(self, names):
         """Delete records whose new value could not be stored, so that no old value outlives
         a failed write (as Django's memcached backends do); failures are only logged."""
