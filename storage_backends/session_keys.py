@@ -1,5 +1,8 @@
-"""What both session engines (SimpleDB's and DynamoDB's) do alike: the keys they accept, and
-creating a session by a conditional write under a fresh key."""
+"""What both session engines (SimpleDB's and DynamoDB's) do alike: the keys they accept,
+loading a session by one consistent read, and creating one by a conditional write under a
+fresh key."""
+
+import hashlib
 
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, SessionBase
 from django.utils.crypto import get_random_string
@@ -16,9 +19,16 @@ MAX_KEY_LENGTH = 1024
 _KEY_CHARS = frozenset(VALID_KEY_CHARS)
 
 
+def fingerprint(session_key):
+    """What logs say instead of a session key, which is a credential."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:12]
+
+
 class ConditionalCreateSessionStore(SessionBase):
     """A SessionBase whose `save(must_create=True)` is a conditional write that raises
-    CreateError when the key is taken; subclasses name their store in `store_name`."""
+    CreateError when the key is taken; subclasses name their store in `store_name`, read a
+    session's stored form with `_read(key)` (one consistent read) and turn it into the
+    encoded session, or None, with `_readable_data(stored)`."""
 
     #: The store, for the message when every fresh key is refused.
     store_name = "the session store"
@@ -32,6 +42,16 @@ class ConditionalCreateSessionStore(SessionBase):
         """
         return (isinstance(key, str) and 8 <= len(key) <= MAX_KEY_LENGTH
                 and _KEY_CHARS.issuperset(key))
+
+    def load(self):
+        if self.session_key is None:
+            return {}
+        data = self._readable_data(self._read(self.session_key))
+        if data is None:
+            # Gone, expired or unreadable: a new session, with a new key when saved.
+            self._session_key = None
+            return {}
+        return self.decode(data)
 
     def create(self):
         for _ in range(CREATE_ATTEMPTS):

@@ -40,21 +40,18 @@ DynamoDBError and Unavailable through. A missing table is an outage, not a miss.
 clear() scans consistently; conditions are always evaluated on the latest item.
 """
 
-import hashlib
 import logging
 import math
-import re
-import time
 
 from django.conf import settings
-from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
-from django.core.exceptions import ImproperlyConfigured
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 
 from .. import aws
+from ..hashed_cache import HashedEntriesCache
 from ..simpledb.codec import S3Spill
 from ..simpledb.errors import SimpleDBError, ValueTooLarge
 from .cache_options import cache_options
-from .client import BATCH_WRITE, EXPIRY, KEY, DynamoDBTable
+from .client import BATCH_WRITE, EXPIRY, KEY, TABLE_NAME, DynamoDBTable
 from .entries import (
     DESCRIPTION,
     EXPIRY_SIGNATURE,
@@ -73,10 +70,6 @@ from .errors import ConditionFailed, DynamoDBError
 
 logger = logging.getLogger(__name__)
 
-#: What DynamoDB accepts as a table name.
-TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
-#: The longest KEY_PREFIX: it is stored in every item, beside the value.
-MAX_KEY_PREFIX_BYTES = 1024
 #: What a failed call of this cache raises: DynamoDB's errors, and (S3 spill, too large a
 #: value) the errors it shares with the SimpleDB stores.
 FAILURES = (DynamoDBError, SimpleDBError)
@@ -85,28 +78,14 @@ LIVE = (f"attribute_exists({VALUE_SIGNATURE}) AND "
         f"(attribute_not_exists({EXPIRY}) OR {EXPIRY} > :now)")
 
 
-class DynamoDBCache(BaseCache):
+class DynamoDBCache(HashedEntriesCache):
     """A Django cache whose entries are items of one DynamoDB table (LOCATION)."""
 
+    store, location_kind, location_name = "DynamoDB", "table", TABLE_NAME
+    logger, failures = logger, FAILURES
+
     def __init__(self, location, params):
-        params = dict(params)
-        timeout = params.get("TIMEOUT", params.get("timeout", 300))
-        if timeout is not None and (isinstance(timeout, bool) or
-                                    not isinstance(timeout, (int, float))):
-            raise ImproperlyConfigured(
-                f"DynamoDBCache TIMEOUT must be a number of seconds or None, not {timeout!r}.")
-        super().__init__(params)
-        if not isinstance(location, str) or not TABLE_NAME.fullmatch(location):
-            raise ImproperlyConfigured(
-                f"DynamoDBCache LOCATION must be a DynamoDB table name (3-255 of a-z, A-Z, "
-                f"0-9, '_', '-', '.'), not {location!r}.")
-        if not isinstance(self.key_prefix, str) or \
-                len(self.key_prefix.encode()) > MAX_KEY_PREFIX_BYTES:
-            raise ImproperlyConfigured("DynamoDBCache KEY_PREFIX must be a string of at most "
-                                       f"{MAX_KEY_PREFIX_BYTES} bytes.")
-        if not isinstance(self.version, int) or isinstance(self.version, bool):
-            raise ImproperlyConfigured(
-                f"DynamoDBCache VERSION must be an integer, not {self.version!r}.")
+        super().__init__(location, params)
         self.table = location
         options = cache_options(params)
         self._consistent = options["CONSISTENT_READ"]
@@ -133,25 +112,6 @@ class DynamoDBCache(BaseCache):
         if self._spill_bucket is None:
             return None
         return S3Spill(aws.client("s3"), self._spill_bucket, self._spill_prefix)
-
-    def _now(self):
-        """Seconds since the epoch (tests replace this to move time)."""
-        return time.time()
-
-    def _now_ms(self):
-        return math.floor(self._now() * 1000)
-
-    def _name(self, key, version):
-        made = self.make_and_validate_key(key, version=version)
-        return hashlib.sha256(made.encode()).hexdigest()
-
-    def _failed(self, operation, key, error, result):
-        """`result` for a call that failed with `error`, or the error itself (ON_ERROR)."""
-        if self._raise_errors:
-            raise error
-        logger.warning("cache %s failed: table=%s key=%.200r error=%s: %s",
-                       operation, self.table, key, type(error).__name__, error)
-        return result
 
     # -- expiry --------------------------------------------------------------------------
     def get_backend_timeout(self, timeout=DEFAULT_TIMEOUT):
@@ -191,7 +151,7 @@ class DynamoDBCache(BaseCache):
             logger.warning("cache could not remove a spilled object: table=%s item=%s "
                            "error=%s", self.table, name, error)
 
-    def _discard_folders(self, names, keep=None):
+    def _discard_spilled(self, names, keep=None):
         """Remove the spilled objects of items written or deleted in a batch, which returns
         no old items: one S3 listing per item (only when a spill is configured)."""
         spill = self._spill
@@ -221,7 +181,7 @@ class DynamoDBCache(BaseCache):
             logger.warning("cache could not delete entries whose new value was refused: "
                            "table=%s items=%d error=%s", self.table, len(names), error)
             return
-        self._discard_folders(names)
+        self._discard_spilled(names)
 
     def _drop_forged(self, name, seen, operation):
         """Delete a live item whose signature does not verify, unless it changed since it
@@ -408,24 +368,11 @@ class DynamoDBCache(BaseCache):
                 failed += self._failed("set_many", keys, error, keys)
                 continue
             spilled = {name: item[SPILLED] for name, item in batch.items() if SPILLED in item}
-            self._discard_folders(spilled, keep=spilled)
+            self._discard_spilled(spilled, keep=spilled)
         return failed
 
-    def delete_many(self, keys, version=None):
-        self._delete_many(keys, version)
-
-    def _delete_many(self, keys, version):
-        """Delete the keys' items; the keys that could not be deleted."""
-        names = {self._name(key, version): key for key in keys}
-        if not names:
-            return []
-        try:
-            self._table.delete_many(list(names))
-        except FAILURES as error:
-            return self._failed("delete_many", list(names.values()), error,
-                                list(names.values()))
-        self._discard_folders(names)
-        return []
+    def _delete_items(self, names):
+        self._table.delete_many(names)
 
     def incr(self, key, delta=1, version=None):
         """Add delta to an integer atomically, keeping its expiry: one UpdateItem `ADD`.

@@ -11,6 +11,7 @@ Errors come out as this package's exceptions (`errors.py`): a failed condition i
 missing table `NoSuchTable`; anything else is `DynamoDBError`.
 """
 
+import re
 import time
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -21,6 +22,8 @@ from .errors import ConditionFailed, DynamoDBError, NoSuchTable, Unavailable
 #: The partition key and expiry attributes of every Stratus table.
 KEY = "k"
 EXPIRY = "x"
+#: What DynamoDB accepts as a table name.
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 #: DynamoDB's largest item, names and values together (bytes).
 MAX_ITEM_BYTES = 400 * 1024
 #: Items per BatchGetItem and per BatchWriteItem call.

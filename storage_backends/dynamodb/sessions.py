@@ -33,11 +33,9 @@ checked: Django's signing inflates only what verifies, that is what this site wr
 Async methods are SessionBase's defaults, which run these in a thread.
 """
 
-import hashlib
 import itertools
 import logging
 import math
-import re
 import time
 from decimal import Decimal
 
@@ -46,8 +44,8 @@ from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.exceptions import ImproperlyConfigured
 
 from .. import aws
-from ..session_keys import ConditionalCreateSessionStore
-from .client import BATCH_WRITE, EXPIRY, KEY, MAX_ITEM_BYTES, DynamoDBTable
+from ..session_keys import ConditionalCreateSessionStore, fingerprint
+from .client import BATCH_WRITE, EXPIRY, KEY, MAX_ITEM_BYTES, TABLE_NAME, DynamoDBTable
 from .errors import ConditionFailed, ValueTooLarge
 
 log = logging.getLogger(__name__)
@@ -59,8 +57,6 @@ DATA = "d"
 #: 8 KiB are left for the key (at most session_keys.MAX_KEY_LENGTH), the expiry, the names, and
 #: emulators that count a little more strictly (moto stops at 405,000 bytes).
 MAX_ENCODED_BYTES = MAX_ITEM_BYTES - 8 * 1024
-#: DynamoDB's rule for a table name.
-TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 
 _NAMES = {"#k": KEY}
 
@@ -74,11 +70,6 @@ def sessions_table():
             f"0-9, '_', '-', '.'), not {name!r}."
         )
     return name
-
-
-def _fingerprint(session_key):
-    """What logs say instead of a session key, which is a credential."""
-    return hashlib.sha256(session_key.encode()).hexdigest()[:12]
 
 
 def _unexpired(item, now):
@@ -99,16 +90,8 @@ class SessionStore(ConditionalCreateSessionStore):
         return f"DynamoDB table {self._table.table}"
 
     # -- reading --------------------------------------------------------------------------
-    def load(self):
-        if self.session_key is None:
-            return {}
-        item = self._table.get(self.session_key, consistent=True)
-        data = self._readable_data(item)
-        if data is None:
-            # Gone, expired or unreadable: a new session, with a new key when saved.
-            self._session_key = None
-            return {}
-        return self.decode(data)
+    def _read(self, session_key):
+        return self._table.get(session_key, consistent=True)
 
     def _readable_data(self, item):
         """The encoded session a live item holds, or None (missing, expired, corrupt)."""
@@ -122,7 +105,7 @@ class SessionStore(ConditionalCreateSessionStore):
         else:
             return data if expiry > time.time() else None
         log.warning("session unreadable: key_sha256=%s error=%s",
-                    _fingerprint(self.session_key), problem)
+                    fingerprint(self.session_key), problem)
         return None
 
     def exists(self, session_key):

@@ -33,7 +33,6 @@ and logged.
 Async methods are SessionBase's defaults, which run these in a thread.
 """
 
-import hashlib
 import logging
 import math
 import time
@@ -43,7 +42,7 @@ from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.exceptions import ImproperlyConfigured
 
 from .. import aws
-from ..session_keys import ConditionalCreateSessionStore
+from ..session_keys import ConditionalCreateSessionStore, fingerprint
 from .client import (
     DOMAIN_NAME,
     Absent,
@@ -93,11 +92,6 @@ def expiry_value(seconds):
     return f"{min(max(int(seconds), 0), 10**EXPIRY_DIGITS - 1):0{EXPIRY_DIGITS}d}"
 
 
-def _fingerprint(session_key):
-    """What logs say instead of a session key, which is a credential."""
-    return hashlib.sha256(session_key.encode()).hexdigest()[:12]
-
-
 class SessionStore(ConditionalCreateSessionStore):
     """Sessions as SimpleDB items; see the module docstring."""
 
@@ -112,16 +106,8 @@ class SessionStore(ConditionalCreateSessionStore):
         return f"SimpleDB domain {self._records.domain}"
 
     # -- reading --------------------------------------------------------------------------
-    def load(self):
-        if self.session_key is None:
-            return {}
-        attributes = self._records.get(self.session_key, consistent=True)
-        data = self._readable_data(attributes)
-        if data is None:
-            # Gone, expired or unreadable: a new session, with a new key when saved.
-            self._session_key = None
-            return {}
-        return self.decode(data)
+    def _read(self, session_key):
+        return self._records.get(session_key, consistent=True)
 
     def _readable_data(self, attributes):
         """The encoded session a live item holds, or None (missing, expired, corrupt)."""
@@ -133,7 +119,7 @@ class SessionStore(ConditionalCreateSessionStore):
             return self._codec.decode(attributes).decode("utf-8")
         except (KeyError, ValueError) as error:  # UnicodeDecodeError is a ValueError
             log.warning("session unreadable: key_sha256=%s error=%s",
-                        _fingerprint(self.session_key), error)
+                        fingerprint(self.session_key), error)
             return None
 
     def exists(self, session_key):

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ImproperlyConfigured
 from django.tasks.base import TASK_MIN_PRIORITY
 
+from ..dynamodb.client import TABLE_NAME
 from ..simpledb.client import DOMAIN_NAME
 from .results import STORES
 
-#: What DynamoDB accepts as a table name.
-TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 
 #: SQS queue names: up to 80 characters of letters, digits, hyphens and underscores.
 QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")

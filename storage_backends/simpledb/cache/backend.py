@@ -32,22 +32,19 @@ then at DEBUG. incr/decr always raise (no honest "miss" exists for them), so do
 a write (incr/decr, touch, add over an existing record) are always consistent.
 """
 
-import hashlib
 import logging
 import math
 import pickle
 import threading
-import time
 
 from django.conf import settings
-from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
-from django.core.exceptions import ImproperlyConfigured
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.utils.functional import cached_property
 
 from ... import aws
+from ...hashed_cache import HashedEntriesCache
 from ..client import (
     DOMAIN_NAME,
-    MAX_ATTRIBUTE_BYTES,
     MAX_BATCH_ITEMS,
     SPILLED,
     ConditionFailed,
@@ -88,30 +85,14 @@ _full_domains = set()
 _full_domains_lock = threading.Lock()
 
 
-class SimpleDBCache(BaseCache):
+class SimpleDBCache(HashedEntriesCache):
     """A Django cache whose entries are records of one SimpleDB domain (LOCATION)."""
 
+    store, location_kind, location_name = "SimpleDB", "domain", DOMAIN_NAME
+    logger, failures = logger, SimpleDBError
+
     def __init__(self, location, params):
-        params = dict(params)
-        timeout = params.get("TIMEOUT", params.get("timeout", 300))
-        if timeout is not None and (isinstance(timeout, bool) or not _is_number(timeout)):
-            raise ImproperlyConfigured(
-                f"SimpleDBCache TIMEOUT must be a number of seconds or None, not {timeout!r}."
-            )
-        super().__init__(params)
-        if not isinstance(location, str) or not DOMAIN_NAME.fullmatch(location):
-            raise ImproperlyConfigured(
-                f"SimpleDBCache LOCATION must be a SimpleDB domain name (3-255 of a-z, A-Z, "
-                f"0-9, '_', '-', '.'), not {location!r}."
-            )
-        if not isinstance(self.key_prefix, str) or \
-                len(self.key_prefix.encode()) > MAX_ATTRIBUTE_BYTES:
-            raise ImproperlyConfigured("SimpleDBCache KEY_PREFIX must be a string of at most "
-                                       f"{MAX_ATTRIBUTE_BYTES} bytes.")
-        if not isinstance(self.version, int) or isinstance(self.version, bool):
-            raise ImproperlyConfigured(
-                f"SimpleDBCache VERSION must be an integer, not {self.version!r}."
-            )
+        super().__init__(location, params)
         self.domain = location
         options = cache_options(params)
         self._consistent = options["CONSISTENT_READ"]
@@ -158,25 +139,12 @@ class SimpleDBCache(BaseCache):
     def _sweeper(self):
         return Sweeper(self.domain, lambda: self._records, self._discard_spilled)
 
-    def _now(self):
-        """Seconds since the epoch (tests replace this to move time)."""
-        return time.time()
-
-    def _now_ms(self):
-        return math.floor(self._now() * 1000)
-
-    def _name(self, key, version):
-        made = self.make_and_validate_key(key, version=version)
-        return hashlib.sha256(made.encode()).hexdigest()
-
     def _version(self, version):
         return self.version if version is None else version
 
     def _failed(self, operation, key, error, result):
-        """`result` for a call that failed with `error`, or the error itself (ON_ERROR)."""
-        if self._raise_errors:
-            raise error
-        if isinstance(error, StoreFull):
+        """As for any failure (HashedEntriesCache), but a full domain is logged once."""
+        if isinstance(error, StoreFull) and not self._raise_errors:
             with _full_domains_lock:
                 first = self.domain not in _full_domains
                 _full_domains.add(self.domain)
@@ -189,9 +157,7 @@ class SimpleDBCache(BaseCache):
                 logger.debug("cache %s failed, domain full: domain=%s key=%.200r",
                              operation, self.domain, key)
             return result
-        logger.warning("cache %s failed: domain=%s key=%.200r error=%s: %s",
-                       operation, self.domain, key, type(error).__name__, error)
-        return result
+        return super()._failed(operation, key, error, result)
 
     # -- expiry --------------------------------------------------------------------------
     def get_backend_timeout(self, timeout=DEFAULT_TIMEOUT):
@@ -408,21 +374,8 @@ class SimpleDBCache(BaseCache):
             self._wrote(written)
         return failed
 
-    def delete_many(self, keys, version=None):
-        self._delete_many(keys, version)
-
-    def _delete_many(self, keys, version):
-        """Delete the keys' records; the keys that could not be deleted."""
-        names = {self._name(key, version): key for key in keys}
-        if not names:
-            return []
-        try:
-            self._records.batch_delete(list(names))
-        except SimpleDBError as error:
-            return self._failed("delete_many", list(names.values()), error,
-                                list(names.values()))
-        self._discard_spilled(names)
-        return []
+    def _delete_items(self, names):
+        self._records.batch_delete(names)
 
     def incr(self, key, delta=1, version=None):
         """Add delta to the value atomically, keeping its expiry; ValueError if it is missing
@@ -469,14 +422,6 @@ class _LazyClient:
 
     def __getattr__(self, name):
         return getattr(aws.client(self.service), name)
-
-
-def _is_number(value):
-    try:
-        int(value)
-    except (TypeError, ValueError, OverflowError):
-        return False
-    return True
 
 
 def _batches(records):
