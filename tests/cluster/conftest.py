@@ -78,7 +78,8 @@ class Cluster:
         return url
 
     def start_simpledb(self, *flags, **settings):
-        """The emulator with `flags`, moto for S3 and SQS, provisioned and migrated.
+        """The emulator with `flags` holding the state, moto for S3 and SQS, provisioned and
+        migrated.
 
         `settings` become environment variables of every Django process started after.
         """
@@ -96,9 +97,12 @@ class Cluster:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.cluster.settings",
             "DATABASE_URL": f"sqlite:///{self.tmp_path / 'db.sqlite3'}",
+            # This stack's SimpleDB holds the state, whichever store the test run chose.
+            "STRATUS_STATE_STORE": "simpledb",
             "AWS_ENDPOINT_URL_SIMPLEDB": self.simpledb_url,
             "AWS_ENDPOINT_URL_S3": moto_url,
             "AWS_ENDPOINT_URL_SQS": moto_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_REGION": "us-east-1",
             **settings,
