@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv assets fleet chaos bench bench-sessions bench-tasks bench-uploads clean
+.PHONY: run test venv assets release fleet chaos bench bench-sessions bench-tasks bench-uploads clean
 
 venv: $(STAMP)
 
@@ -21,6 +21,11 @@ ASSETS := apps/uploads/static/uploads/uploader.js
 assets: $(ASSETS)
 $(ASSETS): package.json package-lock.json $(wildcard assets/*)
 	bin/build-assets
+
+# The release artefact the AWS instances install: var/releases/stratus-VERSION.tar.gz with
+# the code, the uploader bundle and a wheel of every requirement (docs/deploy-nodes.md).
+release: $(STAMP) $(ASSETS)
+	$(PY) bin/build-release
 
 test: $(STAMP) $(ASSETS)
 	bin/install-system-packages
