@@ -160,3 +160,29 @@ def test_sqlite_takes_no_lock(node_env, tmp_path):
     env = {**node_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
     assert prepared(env, "--release", "r1") == (
         "prepare_release: prepared release r1 (migrations, static files)")
+
+
+def test_a_worker_does_not_start_before_a_web_node_migrated(node_env):
+    # The worker unit's ExecStartPre: non-zero, so systemd starts it again later.
+    check = subprocess.run([sys.executable, "manage.py", "migrate", "--check"], cwd=ROOT,
+                           env=node_env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert check.returncode == 1
+    prepared(node_env, "--release", "r1")
+    check = subprocess.run([sys.executable, "manage.py", "migrate", "--check"], cwd=ROOT,
+                           env=node_env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_an_earlier_release_starts_with_a_later_releases_migrations_applied(node_env, database):
+    import psycopg
+
+    prepared(node_env, "--release", "r2")
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute("INSERT INTO django_migrations (app, name, applied) "
+                           "VALUES ('ops', '9999_from_a_later_release', now())")
+    # The worker's ExecStartPre, then the web node's: neither minds a migration it lacks.
+    check = subprocess.run([sys.executable, "manage.py", "migrate", "--check"], cwd=ROOT,
+                           env=node_env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert prepared(node_env, "--release", "r1") == (
+        "prepare_release: prepared release r1 (migrations, static files)")
