@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv assets release fleet chaos bench bench-sessions bench-tasks bench-uploads clean
+.PHONY: run test venv deploy-tools assets release fleet chaos bench bench-sessions bench-tasks bench-uploads clean
 
 venv: $(STAMP)
 
@@ -16,6 +16,19 @@ $(STAMP): requirements.txt requirements-dev.txt .python-version
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+# The CloudFormation template's linters (deploy/requirements-lint.txt), in a venv of their own:
+# checkov's dependencies conflict with the site's. Remade whenever that file changes.
+DEPLOY_VENV := .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+
+deploy-tools: $(DEPLOY_STAMP)
+
+$(DEPLOY_STAMP): deploy/requirements-lint.txt .python-version
+	@python=$$(bin/find-python) || exit 1; \
+	rm -rf $(DEPLOY_VENV) && $$python -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r deploy/requirements-lint.txt
+	touch $(DEPLOY_STAMP)
+
 # The browser uploader, bundled from assets/ and package-lock.json (bin/build-assets).
 ASSETS := apps/uploads/static/uploads/uploader.js
 assets: $(ASSETS)
@@ -27,7 +40,7 @@ $(ASSETS): package.json package-lock.json $(wildcard assets/*)
 release: $(STAMP) $(ASSETS)
 	$(PY) bin/build-release
 
-test: $(STAMP) $(ASSETS)
+test: $(STAMP) $(ASSETS) $(DEPLOY_STAMP)
 	bin/install-system-packages
 	$(PY) -m pytest
 
@@ -88,4 +101,4 @@ bench-uploads: $(STAMP)
 	$(PY) bench/uploads.py --sizes $(UPLOAD_SIZES)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DEPLOY_VENV) .pytest_cache .hypothesis
