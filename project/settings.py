@@ -156,13 +156,24 @@ STRATUS_SQS_MAX_RECEIVE_COUNT = env.int("STRATUS_SQS_MAX_RECEIVE_COUNT", 10, min
 # store, or DynamoDB, for AWS accounts SimpleDB no longer takes (docs/dynamodb.md).
 STRATUS_STATE_STORE = env.choice("STRATUS_STATE_STORE", ("simpledb", "dynamodb"), "simpledb")
 STRATUS_SIMPLEDB_DOMAIN_PREFIX = env.str("STRATUS_SIMPLEDB_DOMAIN_PREFIX", default="stratus-")
-SIMPLEDB_SESSIONS_DOMAIN = STRATUS_SIMPLEDB_DOMAIN_PREFIX + "sessions"
-SIMPLEDB_CACHE_DOMAIN = STRATUS_SIMPLEDB_DOMAIN_PREFIX + "cache"
+# Each domain may also be named whole (STRATUS_SIMPLEDB_SESSIONS_DOMAIN ...): CloudFormation
+# names the domains it creates itself (deploy/stratus.yaml).
+_SIMPLEDB_DOMAINS = {
+    name: env.str(f"STRATUS_SIMPLEDB_{name.upper().replace('-', '_')}_DOMAIN",
+                  default=STRATUS_SIMPLEDB_DOMAIN_PREFIX + name)
+    for name in ("sessions", "cache", "login-failures", "task-results")
+}
+SIMPLEDB_SESSIONS_DOMAIN = _SIMPLEDB_DOMAINS["sessions"]
+SIMPLEDB_CACHE_DOMAIN = _SIMPLEDB_DOMAINS["cache"]
 STRATUS_DYNAMODB_TABLE_PREFIX = env.str("STRATUS_DYNAMODB_TABLE_PREFIX", default="stratus-")
 DYNAMODB_SESSIONS_TABLE = STRATUS_DYNAMODB_TABLE_PREFIX + "sessions"
 _DYNAMODB = STRATUS_STATE_STORE == "dynamodb"
-# The cache aliases' domains or tables: <prefix>cache and <prefix>login-failures.
-_STATE_PREFIX = STRATUS_DYNAMODB_TABLE_PREFIX if _DYNAMODB else STRATUS_SIMPLEDB_DOMAIN_PREFIX
+
+
+def _state_location(name):
+    """Where the store in use keeps `name` (cache, login-failures): a table or a domain."""
+    return STRATUS_DYNAMODB_TABLE_PREFIX + name if _DYNAMODB else _SIMPLEDB_DOMAINS[name]
+
 
 # -- files ----------------------------------------------------------------------------------
 STRATUS_DOWNLOAD_URL_EXPIRY = env.int("STRATUS_DOWNLOAD_URL_EXPIRY", 300, minimum=1)
@@ -242,7 +253,7 @@ _CACHE_BACKEND = ("storage_backends.dynamodb.cache.DynamoDBCache" if _DYNAMODB
 CACHES = {
     "default": {
         "BACKEND": _CACHE_BACKEND,
-        "LOCATION": _STATE_PREFIX + "cache",
+        "LOCATION": _state_location("cache"),
         "TIMEOUT": env.int("STRATUS_CACHE_TIMEOUT", 300),
         "KEY_PREFIX": env.str("STRATUS_CACHE_KEY_PREFIX", default="stratus"),
         "OPTIONS": {
@@ -270,7 +281,7 @@ TASKS = {
             "MAX_ATTEMPTS": env.int("STRATUS_TASK_MAX_ATTEMPTS", 3, minimum=1),
             "RETRY_DELAY": env.int("STRATUS_TASK_RETRY_DELAY", 10, minimum=0),
             "RESULTS_STORE": STRATUS_STATE_STORE,
-            "RESULTS_DOMAIN": STRATUS_SIMPLEDB_DOMAIN_PREFIX + "task-results",
+            "RESULTS_DOMAIN": _SIMPLEDB_DOMAINS["task-results"],
             "RESULTS_TABLE": STRATUS_DYNAMODB_TABLE_PREFIX + "task-results",
             "RESULT_RETENTION": env.int("STRATUS_TASK_RESULT_RETENTION", 7 * 24 * 3600,
                                         minimum=60),
@@ -320,7 +331,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 CACHES["login_failures"] = {
     "BACKEND": _CACHE_BACKEND,
-    "LOCATION": _STATE_PREFIX + "login-failures",
+    "LOCATION": _state_location("login-failures"),
     "KEY_PREFIX": CACHES["default"]["KEY_PREFIX"] + "-login-failures",
     "OPTIONS": {"CONSISTENT_READ": True, "ON_ERROR": "raise"},
 }
@@ -328,7 +339,7 @@ AXES_CACHE = "login_failures"
 # `manage.py copy_state --cache` (docs/dynamodb.md): each alias's SimpleDB domain and
 # DynamoDB table, whichever store is in use.
 COPY_STATE_CACHES = {
-    alias: (STRATUS_SIMPLEDB_DOMAIN_PREFIX + name, STRATUS_DYNAMODB_TABLE_PREFIX + name)
+    alias: (_SIMPLEDB_DOMAINS[name], STRATUS_DYNAMODB_TABLE_PREFIX + name)
     for alias, name in (("default", "cache"), ("login_failures", "login-failures"))
 }
 AXES_HANDLER = "apps.accounts.lockout.LoginFailureHandler"
@@ -370,9 +381,12 @@ SECURE_CSP = {
 }
 
 # -- security (production) ------------------------------------------------------------------
+# The load balancer terminates TLS and says so in X-Forwarded-Proto. A site whose URL is
+# http:// (a trial stack with no certificate, docs/deploy.md) gets no redirect to HTTPS, no
+# Secure cookies and no HSTS: there is no HTTPS to go to. `check --deploy` warns of it.
 if PRODUCTION:
-    # The load balancer terminates TLS and says so in X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if PRODUCTION and urlsplit(SITE_URL).scheme == "https":
     SECURE_SSL_REDIRECT = True
     # Health checks come from the load balancer over plain HTTP.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

@@ -1,4 +1,5 @@
-"""deploy/stratus.yaml read as the data CloudFormation sees, for the tests of tests/deploy.
+"""deploy/stratus.yaml read as the data CloudFormation sees, for the tests of tests/deploy;
+its conditions decided for given parameters (`decided`, `resolved`).
 
 The short forms of the intrinsic functions (`!Ref`, `!Sub` ...) become their long forms
 (`{"Ref": ...}`, `{"Fn::Sub": ...}`), as CloudFormation reads them: `!GetAtt A.B.C` is
@@ -67,3 +68,56 @@ def references(value):
         for item in value:
             found |= references(item)
     return found
+
+
+def decided(template, parameters):
+    """{condition name: bool} for `parameters` ({name: value}; others take their Default)."""
+    values = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
+    values.update(parameters)
+    conditions = template.get("Conditions", {})
+    done = {}
+
+    def evaluate(expression):
+        if not isinstance(expression, dict):
+            return expression
+        [(function, argument)] = expression.items()
+        if function == "Ref":
+            return values[argument]
+        if function == "Condition":
+            return condition(argument)
+        if function == "Fn::Equals":
+            left, right = (evaluate(part) for part in argument)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not evaluate(argument[0])
+        if function == "Fn::And":
+            return all(evaluate(part) for part in argument)
+        if function == "Fn::Or":
+            return any(evaluate(part) for part in argument)
+        raise ValueError(f"cannot decide {function} in a condition")
+
+    def condition(name):
+        if name not in done:
+            done[name] = bool(evaluate(conditions[name]))
+        return done[name]
+
+    return {name: condition(name) for name in conditions}
+
+
+def resolved(value, conditions):
+    """`value` with every `Fn::If` replaced by its chosen branch (and AWS::NoValue dropped)."""
+    if isinstance(value, list):
+        items = [resolved(item, conditions) for item in value]
+        return [item for item in items if item is not _NO_VALUE]
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"}:
+            name, when_true, when_false = value["Fn::If"]
+            return resolved(when_true if conditions[name] else when_false, conditions)
+        if value == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
+        items = {key: resolved(item, conditions) for key, item in value.items()}
+        return {key: item for key, item in items.items() if item is not _NO_VALUE}
+    return value
+
+
+_NO_VALUE = object()

@@ -25,6 +25,7 @@ from storage_backends import provisioning
 from storage_backends.dynamodb.client import EXPIRY
 
 from .template import ROOT, load, resources
+from .units import stop_timeout
 
 #: The prefix the code is given below; in the template it is `${AWS::StackName}-`.
 PREFIX = "prefix-"
@@ -201,6 +202,12 @@ def test_deregistration_delay_outlasts_the_longest_request(template, code):
     assert deregistration_delay(template) > code["request_timeout"] + 5
 
 
+def test_deregistration_delay_outlasts_the_web_units_ordered_stop(template):
+    """The balancer stops sending first; then systemd stops nginx, then gunicorn, within
+    the unit's TimeoutStopSec (deploy/systemd/stratus-web.service)."""
+    assert deregistration_delay(template) > stop_timeout("stratus-web.service")
+
+
 def worker_hook(template):
     [hook] = properties(template, "WorkerGroup")["LifecycleHookSpecificationList"]
     return hook
@@ -215,6 +222,10 @@ def test_worker_hook_holds_terminating_workers_and_then_lets_them_go(template):
 def test_worker_hook_outlasts_the_drain_and_a_message_coming_back(template, code):
     assert worker_hook(template)["HeartbeatTimeout"] > \
         code["shutdown_grace"] + code["visibility_timeout"]
+
+
+def test_worker_hook_outlasts_the_worker_units_stop(template):
+    assert worker_hook(template)["HeartbeatTimeout"] > stop_timeout("stratus-worker.service")
 
 
 def test_worker_hook_outlasts_the_drain_after_a_metadata_poll(template, code):

@@ -57,6 +57,27 @@ def test_production_without_variables_names_every_missing_one():
     assert "Traceback" not in result.stderr.split("ImproperlyConfigured")[-1]
 
 
+def security(**env):
+    """SECURE_SSL_REDIRECT, SESSION_COOKIE_SECURE and SECURE_HSTS_SECONDS > 0, as printed."""
+    result = manage("shell", "--no-imports", "-c", (
+        "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, "
+        "s.SESSION_COOKIE_SECURE, int(s.SECURE_HSTS_SECONDS > 0))"), **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_production_on_an_https_url_redirects_to_https_and_sends_secure_cookies():
+    assert security(**PRODUCTION) == "True True 1"
+
+
+def test_production_on_a_plain_http_url_neither_redirects_nor_sends_secure_cookies():
+    """A trial stack without a certificate (docs/deploy.md): there is no HTTPS to go to."""
+    env = {**PRODUCTION, "STRATUS_SITE_URL": "http://stratus-alb.example.com"}
+    assert security(**env) == "False False 0"
+    result = manage("check", "--deploy", **env)
+    assert "security.W008" in result.stderr  # Django's own warning says so
+
+
 def test_production_with_one_variable_missing_names_just_that_one():
     env = dict(PRODUCTION)
     del env["DATABASE_URL"]
@@ -137,6 +158,20 @@ def test_state_store_dynamodb_moves_sessions_both_caches_and_task_results_togeth
         "storage_backends.dynamodb.cache.DynamoDBCache", "shop-cache",
         "storage_backends.dynamodb.cache.DynamoDBCache", "shop-login-failures",
         "dynamodb", "shop-task-results"]
+
+
+def test_each_simpledb_domain_may_be_named_whole_as_cloudformation_names_them():
+    result = manage("shell", "--no-imports", "-c", (
+        "from django.conf import settings as s; o = s.TASKS['default']['OPTIONS']; "
+        "print(s.SIMPLEDB_SESSIONS_DOMAIN, s.CACHES['default']['LOCATION'], "
+        "s.CACHES['login_failures']['LOCATION'], o['RESULTS_DOMAIN'])"),
+        STRATUS_SIMPLEDB_SESSIONS_DOMAIN="app-SessionsDomain-1A",
+        STRATUS_SIMPLEDB_CACHE_DOMAIN="app-CacheDomain-2B",
+        STRATUS_SIMPLEDB_LOGIN_FAILURES_DOMAIN="app-LoginFailuresDomain-3C",
+        STRATUS_SIMPLEDB_TASK_RESULTS_DOMAIN="app-TaskResultsDomain-4D")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["app-SessionsDomain-1A", "app-CacheDomain-2B",
+                                     "app-LoginFailuresDomain-3C", "app-TaskResultsDomain-4D"]
 
 
 @pytest.fixture
