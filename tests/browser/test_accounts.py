@@ -41,7 +41,7 @@ def test_a_forgotten_password_is_reset_by_email_and_the_new_one_logs_in(
     page.click("main button[type=submit]")
     page.wait_for_url("**/accounts/reset/done/")
     assert "you are logged in" in page.inner_text("main")
-    screenshots(page, f"reset-complete-{width}")
+    screenshots(page, "reset-complete")
 
     page.click("header button:has-text('Log out')")
     page.wait_for_url("**/accounts/login/")

@@ -229,6 +229,7 @@ def test_upload_page(axe_page, user, screenshots):
     log_in(axe_page)
     axe_page.goto("/library/upload/")
     axe_page.wait_for_selector("#uploader:not([hidden]) .uppy-Dashboard")
+    assert axe_page.locator("form.plain-upload").is_hidden()  # the uploader replaces it
     check(axe_page, "upload", screenshots)
 
 
