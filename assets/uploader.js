@@ -130,6 +130,7 @@ function start (root) {
     target: root,
     width: '100%',
     height: 420,
+    theme: 'auto', // light or dark as the system prefers, like the site's stylesheet
     proudlyDisplayPoweredByUppy: false,
     disableThumbnailGenerator: true, // would need blob: images, which the page's policy refuses
     metaFields: [{ id: 'title', name: 'Title', placeholder: 'optional' }],

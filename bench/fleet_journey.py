@@ -297,8 +297,8 @@ class VirtualUser:
             self.signed_up = True
             return
         response = self.client.send("POST", "/accounts/signup/", expected=(200, 302), data={
-            "username": self.username, "password1": self.password,
-            "password2": self.password})
+            "username": self.username, "email": f"{self.username}@example.com",
+            "password1": self.password, "password2": self.password})
         # 200 is the form again: the account exists (an earlier sign-up's answer was lost).
         if response.status_code != 302 and "already exists" not in response.text:
             logger.warning("sign-up of %s refused: the form is wrong", self.username)

@@ -130,6 +130,7 @@ AWS_ENDPOINT_URLS = {
     "sdb": env.str("AWS_ENDPOINT_URL_SIMPLEDB", local_default="http://127.0.0.1:4567"),
     "autoscaling": env.str("AWS_ENDPOINT_URL_AUTOSCALING", local_default=_LOCAL_MOTO),
     "dynamodb": env.str("AWS_ENDPOINT_URL_DYNAMODB", local_default=_LOCAL_MOTO),
+    "sesv2": env.str("AWS_ENDPOINT_URL_SESV2", local_default=_LOCAL_MOTO),
 }
 # Locally the stack accepts any key; in production the instance role's credentials apply.
 AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", local_default="local")
@@ -305,6 +306,27 @@ STRATUS_WORKER_LIFECYCLE_POLL = env.float("STRATUS_WORKER_LIFECYCLE_POLL", 5.0, 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "library:list"
 LOGOUT_REDIRECT_URL = "login"
+
+# -- email (password resets) ----------------------------------------------------------------
+# docs/email.md. Production sends through Amazon SES v2 (django-ses, on the client from
+# storage_backends/aws.py); locally Django's console backend prints each mail in the
+# `make run` log; tests use Django's in-memory outbox (Django's test set-up sets it).
+MAILERS = {"default": {"BACKEND": env.str(
+    "DJANGO_EMAIL_BACKEND", local_default="django.core.mail.backends.console.EmailBackend",
+    default="storage_backends.ses.SESBackend")}}
+# The sender of every mail: an address (or domain) verified in SES; by default no-reply at
+# the site's own host name.
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL",
+                             local_default="Stratus <stratus@localhost>",
+                             default=f"Stratus <no-reply@{urlsplit(SITE_URL).hostname}>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# SES's region when it differs from AWS_REGION (SES is not offered in every region).
+SES_REGION = env.str("STRATUS_SES_REGION", default="")
+# django-ses: SES v2's SendEmail; no per-process throttle (botocore retries SES's own).
+USE_SES_V2 = True
+AWS_SES_AUTO_THROTTLE = None
+# How long a reset link works, in seconds (Django's default: 3 days).
+PASSWORD_RESET_TIMEOUT = env.int("DJANGO_PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600, minimum=60)
 
 # -- log-in throttling (django-axes) --------------------------------------------------------
 # docs/login-throttling.md. Every authenticate() (the site's log-in, the admin's, any

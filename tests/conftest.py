@@ -24,7 +24,7 @@ def django_on_local_aws(local_aws):
     settings.AWS_ENDPOINT_URLS = {
         "s3": local_aws.moto_url, "sqs": local_aws.moto_url,
         "sdb": local_aws.simpledb.endpoint_url, "autoscaling": local_aws.moto_url,
-        "dynamodb": local_aws.moto_url,
+        "dynamodb": local_aws.moto_url, "sesv2": local_aws.moto_url,
     }
     # The stack's SimpleDB checks signatures: sign with its key pair, not whatever AWS keys
     # the developer's shell exports.

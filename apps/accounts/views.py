@@ -5,7 +5,6 @@ import math
 from django.conf import settings
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import RedirectURLMixin
 from django.http import HttpResponseRedirect
 from django.shortcuts import render, resolve_url
@@ -17,6 +16,8 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic.edit import FormView
 
+from .forms import SignupForm
+
 
 # The same protections as Django's LoginView: passwords kept out of error reports, no caching.
 @method_decorator(
@@ -24,13 +25,13 @@ from django.views.generic.edit import FormView
     name="dispatch",
 )
 class SignupView(RedirectURLMixin, FormView):
-    """Create an account with UserCreationForm, log the new user in and send them on.
+    """Create an account with SignupForm, log the new user in and send them on.
 
     Like LoginView, it goes to a safe ``next`` if one was given, else LOGIN_REDIRECT_URL,
     and a user already signed in is sent there straight away.
     """
 
-    form_class = UserCreationForm
+    form_class = SignupForm
     template_name = "registration/signup.html"
 
     def dispatch(self, request, *args, **kwargs):
@@ -60,11 +61,15 @@ def locked_out(request, original_response=None, credentials=None):
     """The lock-out page (django-axes's AXES_LOCKOUT_CALLABLE), for the site and the admin.
 
     429 Too Many Requests, with Retry-After. The throttle cannot ask the cache when a
-    counter expires, so the whole window is quoted: an upper bound.
+    counter expires, so the whole window is quoted: an upper bound. The page names both
+    ways back in: wait for the window to end, or reset the password by email (a reset
+    does not lift the lock-out, but the new password works once it ends; from another
+    address the pair's lock-out does not apply at all).
     """
     window = settings.STRATUS_LOGIN_WINDOW
     response = render(request, "registration/locked_out.html",
-                      {"retry": describe_seconds(window), "login_url": request.path},
+                      {"retry": describe_seconds(window), "login_url": request.path,
+                       "reset_url": resolve_url("password_reset")},
                       status=429)
     response["Retry-After"] = str(window)
     add_never_cache_headers(response)

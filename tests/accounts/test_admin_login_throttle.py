@@ -33,7 +33,7 @@ def test_admin_lockout_is_the_sites_lockout_page(superuser, admin_log_in):
     assert response.status_code == 429
     assert [t.name for t in response.templates][-2:] == ["registration/locked_out.html",
                                                          "base.html"]
-    assert b"Too many failed log-in attempts." in response.content
+    assert b"Too many failed log-in attempts" in response.content
 
 
 def test_superuser_gets_into_the_admin_from_an_address_that_has_not_failed(

@@ -12,6 +12,7 @@ from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.cache import caches
 from django.core.management import call_command
 from django.test import RequestFactory
+from django.urls import reverse
 
 
 from .conftest import (
@@ -71,9 +72,19 @@ def test_lockout_page_is_the_sites_page_with_retry_after(user, log_in):
     # The log-in page the view rendered, then the lock-out page that replaced it.
     assert [t.name for t in response.templates][-2:] == ["registration/locked_out.html",
                                                          "base.html"]
-    assert b"Too many failed log-in attempts. Try again in 15 minutes." in response.content
+    assert b"Too many failed log-in attempts" in response.content
     assert response["Retry-After"] == str(WINDOW)
     assert "no-store" in response["Cache-Control"]
+
+
+def test_lockout_page_names_both_ways_back_in(user, log_in):
+    fail(log_in, PAIR_LIMIT, REMOTE_ADDR=ATTACKER)
+
+    response = log_in(REMOTE_ADDR=ATTACKER)
+
+    text = response.content.decode()
+    assert "Wait 15 minutes</strong>, then log in again" in text
+    assert f'href="{reverse("password_reset")}">Reset it by email</a>' in text
 
 
 def test_owner_gets_in_from_an_address_that_has_not_failed_for_them(client, user, log_in):

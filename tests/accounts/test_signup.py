@@ -5,9 +5,10 @@ from django.urls import reverse
 from .conftest import PASSWORD, USERNAME, form_errors, is_authenticated
 
 
-def sign_up(client, username="bob", password1=PASSWORD, password2=PASSWORD):
+def sign_up(client, username="bob", password1=PASSWORD, password2=PASSWORD,
+            email="bob@example.com"):
     return client.post(reverse("signup"), {
-        "username": username, "password1": password1, "password2": password2})
+        "username": username, "email": email, "password1": password1, "password2": password2})
 
 
 def test_signup_page_shows_the_form(client, db):
@@ -15,7 +16,8 @@ def test_signup_page_shows_the_form(client, db):
 
     assert response.status_code == 200
     assert [t.name for t in response.templates][:2] == ["registration/signup.html", "base.html"]
-    assert list(response.context["form"].fields) == ["username", "password1", "password2"]
+    assert list(response.context["form"].fields) == ["username", "email", "password1",
+                                                     "password2"]
 
 
 def test_signup_creates_the_user_logs_them_in_and_redirects_to_the_library(
@@ -31,14 +33,14 @@ def test_signup_creates_the_user_logs_them_in_and_redirects_to_the_library(
 
 def test_signup_follows_a_safe_next(client, db):
     response = client.post(reverse("signup") + "?next=/library/upload/", {
-        "username": "bob", "password1": PASSWORD, "password2": PASSWORD})
+        "username": "bob", "email": "bob@example.com", "password1": PASSWORD, "password2": PASSWORD})
 
     assert response.url == "/library/upload/"
 
 
 def test_signup_ignores_a_next_on_another_site(client, db):
     response = client.post(reverse("signup") + "?next=https://evil.example/", {
-        "username": "bob", "password1": PASSWORD, "password2": PASSWORD})
+        "username": "bob", "email": "bob@example.com", "password1": PASSWORD, "password2": PASSWORD})
 
     assert response.url == "/library/"
 
@@ -81,3 +83,30 @@ def test_signed_in_user_visiting_signup_is_redirected_to_the_library(client, use
 
     assert response.status_code == 302
     assert response.url == "/library/"
+
+
+def test_signup_keeps_the_email_address(client, django_user_model):
+    sign_up(client, email="Bob@Example.COM")
+
+    assert django_user_model.objects.get(username="bob").email == "Bob@example.com"
+
+
+def test_signup_without_an_email_address_shows_the_error_and_creates_nothing(
+        client, django_user_model):
+    response = sign_up(client, email="")
+
+    assert response.status_code == 200
+    assert "email" in response.context["form"].errors
+    assert not django_user_model.objects.exists()
+
+
+def test_signup_with_an_address_another_account_has_shows_the_error_and_creates_nothing(
+        client, django_user_model):
+    django_user_model.objects.create_user("carol", "bob@example.com", PASSWORD)
+
+    response = sign_up(client, email="BOB@example.com")
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"] == [
+        "An account with this email address already exists."]
+    assert not django_user_model.objects.filter(username="bob").exists()

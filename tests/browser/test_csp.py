@@ -72,7 +72,8 @@ def test_the_detector_sees_a_violation(page, violations):
 
 
 def test_site_pages_have_no_violations(page, violations):
-    for path in ("/accounts/login/", "/accounts/signup/", "/no/such/page"):
+    for path in ("/accounts/login/", "/accounts/signup/", "/accounts/password_reset/",
+                 "/accounts/password_reset/done/", "/no/such/page"):
         visit(page, path)
     page.goto("/accounts/login/")
     page.fill("input[name=username]", "nobody")

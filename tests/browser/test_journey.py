@@ -20,6 +20,7 @@ FILE_URL = re.compile(r"/library/[A-Za-z0-9_-]{22}/")
 def sign_up(page, username):
     page.goto("/accounts/signup/")
     page.fill("input[name=username]", username)
+    page.fill("input[name=email]", f"{username}@example.com")
     page.fill("input[name=password1]", PASSWORD)
     page.fill("input[name=password2]", PASSWORD)
     page.click("button:has-text('Sign up')")

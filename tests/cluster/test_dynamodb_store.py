@@ -17,7 +17,8 @@ def test_a_whole_journey_runs_on_dynamodb_without_simpledb(cluster):
     session = requests.Session()
     session.get(node + "/accounts/signup/", timeout=60)
     response = csrf_post(session, node + "/accounts/signup/", {
-        "username": "dynamo", "password1": PASSWORD, "password2": PASSWORD})
+        "username": "dynamo", "email": "dynamo@example.com",
+        "password1": PASSWORD, "password2": PASSWORD})
     assert response.status_code == 302 and response.headers["Location"] == "/library/"
     csrf_post(session, node + "/accounts/logout/", {})
     session.get(node + "/accounts/login/", timeout=60)

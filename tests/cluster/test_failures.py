@@ -24,7 +24,8 @@ def test_a_whole_journey_succeeds_while_a_fifth_of_simpledb_calls_fail(cluster):
     session = requests.Session()
     session.get(node + "/accounts/signup/", timeout=60)
     response = csrf_post(session, node + "/accounts/signup/", {
-        "username": "persistent", "password1": PASSWORD, "password2": PASSWORD})
+        "username": "persistent", "email": "persistent@example.com",
+        "password1": PASSWORD, "password2": PASSWORD})
     assert response.status_code == 302 and response.headers["Location"] == "/library/"
     csrf_post(session, node + "/accounts/logout/", {})
     session.get(node + "/accounts/login/", timeout=60)

@@ -182,7 +182,7 @@ def test_a_text_file_keeps_its_first_lines_and_stores_no_image(user_client, task
     assert (file.preview_state, file.preview_key) == (PreviewState.READY, "")
     assert file.preview_text.splitlines() == [f"line {n}: ça va" for n in range(1, 21)]
     page = user_client.get(file.get_absolute_url()).content.decode()
-    assert '<pre class="preview-text">line 1: ça va\nline 2' in page
+    assert '<pre class="preview-text" tabindex="0">line 1: ça va\nline 2' in page
 
 
 def test_a_text_preview_is_bounded_in_characters(user_client, tasks):
