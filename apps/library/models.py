@@ -4,6 +4,8 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Lower
 from django.urls import reverse
 
 from . import files, previews
@@ -33,6 +35,36 @@ class PreviewState(models.TextChoices):
     READY = "ready", "ready"
     #: No preview: not a kind we preview, or refused (preview_note says why).
     NONE = "none", "none"
+
+
+class Kind(models.TextChoices):
+    """What a file is, broadly, for filtering the library (`?type=`)."""
+
+    IMAGE = "image", "images"
+    PDF = "pdf", "PDFs"
+    TEXT = "text", "text"
+    OTHER = "other", "other"
+
+
+def _kind_expression():
+    """A file's Kind, computed by the database from its types.
+
+    The bytes decide (detected_type, from the facts task); until they are read, the type the
+    upload was stored with. A generated column, so no write path (a form, a direct upload,
+    the facts task's update, a bulk insert) can leave it stale, and it can be indexed.
+    """
+    declared = Q(detected_type="")
+    return Case(
+        When(Q(detected_type__startswith="image/")
+             | (declared & Q(content_type__startswith="image/")), then=Value(Kind.IMAGE)),
+        When(Q(detected_type="application/pdf")
+             | (declared & Q(content_type="application/pdf")), then=Value(Kind.PDF)),
+        When(Q(detected_type__startswith="text/")
+             | (declared & (Q(content_type__startswith="text/")
+                            | Q(content_type__in=sorted(TEXTUAL_TYPES)))),
+             then=Value(Kind.TEXT)),
+        default=Value(Kind.OTHER),
+    )
 
 
 def new_public_id():
@@ -74,6 +106,9 @@ class File(models.Model):
         max_length=255, blank=True,
         help_text="The type the bytes' signature shows, whatever the name says.")
     facts_recorded_at = models.DateTimeField(null=True, blank=True)
+    kind = models.GeneratedField(expression=_kind_expression(),
+                                 output_field=models.CharField(max_length=5, choices=Kind),
+                                 db_persist=True)
     # The preview a background task (tasks.build_previews) makes: a thumbnail in the default
     # storage for an image or a PDF, the first lines for text, or none and why not.
     preview_state = models.CharField(max_length=8, choices=PreviewState,
@@ -91,6 +126,14 @@ class File(models.Model):
         indexes = [
             # The library page: one owner's files, newest first.
             models.Index(fields=["owner", "-uploaded_at"], name="library_owner_newest"),
+            # Sorted by name (as people read it, case aside), by size, and one kind only;
+            # pk last, the tie-breaker every order ends with, so a page is read off the index.
+            models.Index(F("owner"), Lower("original_name"), F("id"),
+                         name="library_owner_name"),
+            models.Index(fields=["owner", "size", "id"], name="library_owner_size"),
+            models.Index(fields=["owner", "kind", "-uploaded_at"], name="library_owner_kind"),
+            # Duplicates: a user's files with the same bytes.
+            models.Index(fields=["owner", "sha256"], name="library_owner_sha256"),
         ]
 
     def __str__(self):

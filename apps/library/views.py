@@ -18,7 +18,8 @@ from storage_backends.budget import aws_budget_for_transfer
 
 from .csp import allow_media_origin, uploader_page
 from .forms import UploadForm
-from .models import File
+from .listing import MAX_QUERY_LENGTH, SORT_LABELS, Listing
+from .models import File, Kind
 from .tasks import enqueue_file_facts, enqueue_previews, resend_overdue_tasks
 
 #: Files on one page of the library.
@@ -37,10 +38,15 @@ def _own_file(request, public_id):
 @require_safe
 @allow_media_origin("img-src")  # thumbnails: /preview/ redirects to S3
 def file_list(request):
-    """The user's files, newest first, 25 a page (a page past the end shows the last)."""
-    paginator = Paginator(File.objects.filter(owner=request.user), PAGE_SIZE)
+    """The user's files, 25 a page (a page past the end shows the last): newest first, or
+    as `?sort=` asks, narrowed by `?q=` and `?type=` (see listing.Listing)."""
+    listing = Listing.from_params(request.GET)
+    paginator = Paginator(listing.files(request.user), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
-    return render(request, "library/file_list.html", {"page_obj": page})
+    return render(request, "library/file_list.html", {
+        "page_obj": page, "listing": listing, "columns": listing.column_sorts(),
+        "kinds": Kind.choices, "sorts": SORT_LABELS.items(),
+        "max_query_length": MAX_QUERY_LENGTH})
 
 
 @login_required
