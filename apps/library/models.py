@@ -124,14 +124,17 @@ class File(models.Model):
         # pk breaks ties between rows created in the same instant, so pages never overlap.
         ordering = ["-uploaded_at", "-pk"]
         indexes = [
-            # The library page: one owner's files, newest first.
-            models.Index(fields=["owner", "-uploaded_at"], name="library_owner_newest"),
-            # Sorted by name (as people read it, case aside), by size, and one kind only;
-            # pk last, the tie-breaker every order ends with, so a page is read off the index.
+            # The library page, in each order it offers (listing.SORTS): by date (newest
+            # first, read backwards for oldest), by name as people read it (case aside), by
+            # size; pk last, the tie-breaker every order ends with, so a page is read off
+            # the index without a sort.
+            models.Index(fields=["owner", "-uploaded_at", "-id"], name="library_owner_date"),
             models.Index(F("owner"), Lower("original_name"), F("id"),
                          name="library_owner_name"),
             models.Index(fields=["owner", "size", "id"], name="library_owner_size"),
-            models.Index(fields=["owner", "kind", "-uploaded_at"], name="library_owner_kind"),
+            # One kind, newest first (the other orders filter this one's rows).
+            models.Index(fields=["owner", "kind", "-uploaded_at", "-id"],
+                         name="library_owner_kind"),
             # Duplicates: a user's files with the same bytes.
             models.Index(fields=["owner", "sha256"], name="library_owner_sha256"),
         ]

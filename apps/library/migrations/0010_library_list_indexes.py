@@ -29,7 +29,7 @@ def drop_trigram_indexes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    """The library list's indexes: one per order it offers (name, size; date had one),
+    """The library list's indexes: one per order it offers (date, name, size),
     one for a kind, one to find a user's duplicates by checksum, and trigrams for search.
 
     bench/library_list.py measures the list with and without them (it migrates back to
@@ -41,6 +41,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Newest first had an index without the tie-breaker: PostgreSQL sorted each page.
+        migrations.RemoveIndex(model_name='file', name='library_owner_newest'),
+        migrations.AddIndex(
+            model_name='file',
+            index=models.Index(fields=['owner', '-uploaded_at', '-id'], name='library_owner_date'),
+        ),
         migrations.AddIndex(
             model_name='file',
             index=models.Index(models.F('owner'), django.db.models.functions.text.Lower('original_name'), models.F('id'), name='library_owner_name'),
@@ -51,7 +57,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='file',
-            index=models.Index(fields=['owner', 'kind', '-uploaded_at'], name='library_owner_kind'),
+            index=models.Index(fields=['owner', 'kind', '-uploaded_at', '-id'], name='library_owner_kind'),
         ),
         migrations.AddIndex(
             model_name='file',
