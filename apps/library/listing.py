@@ -10,10 +10,10 @@ overlap, and each has an index (models.File.Meta.indexes; bench/library_list.py 
 from dataclasses import dataclass
 
 from django.core.exceptions import BadRequest
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Lower
 
-from .models import File, Kind
+from .models import File, Kind, earlier_copies
 
 #: Longest search accepted, in characters (the search field's maxlength).
 MAX_QUERY_LENGTH = 200
@@ -69,7 +69,12 @@ class Listing:
             found = found.filter(Q(original_name__icontains=word) | Q(title__icontains=word))
         if self.kind:
             found = found.filter(kind=self.kind)
-        return found.order_by(*SORTS[self.sort])
+        # Each row with the public id of the first earlier file with the same bytes (a
+        # subquery per row shown, on the owner-and-checksum index), for "already in your
+        # library".
+        copy_of = earlier_copies(OuterRef("owner"), OuterRef("sha256"), OuterRef("uploaded_at"),
+                                 OuterRef("pk")).values("public_id")[:1]
+        return found.annotate(copy_of=Subquery(copy_of)).order_by(*SORTS[self.sort])
 
     @property
     def filtered(self):

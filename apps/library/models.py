@@ -191,6 +191,12 @@ class File(models.Model):
             return not declared.startswith(ZIP_BASED_TYPES)
         return True
 
+    def earlier_copy(self):
+        """The first file of the same owner with the same bytes uploaded before this one;
+        None if there is none, or the checksum is still to come (a query, on the
+        library_owner_sha256 index)."""
+        return earlier_copies(self.owner_id, self.sha256, self.uploaded_at, self.pk).first()
+
     def download_url(self):
         """A presigned S3 GET URL, valid for STRATUS_DOWNLOAD_URL_EXPIRY seconds.
 
@@ -223,3 +229,12 @@ class File(models.Model):
                         "ResponseCacheControl": f"private, max-age={expiry}"},
             expire=expiry,
         )
+
+
+def earlier_copies(owner, sha256, uploaded_at, pk):
+    """Files of `owner` (an id) with the checksum `sha256` uploaded before the file
+    (`uploaded_at`, `pk`), oldest first; none while the checksum is blank. Each argument is a
+    value, or an OuterRef when the list annotates each row with its first copy."""
+    return (File.objects.filter(owner_id=owner, sha256=sha256).exclude(sha256="")
+            .filter(Q(uploaded_at__lt=uploaded_at) | Q(uploaded_at=uploaded_at, pk__lt=pk))
+            .order_by("uploaded_at", "pk"))

@@ -17,7 +17,7 @@ from apps.uploads.page import uploader_context
 from storage_backends.budget import aws_budget_for_transfer
 
 from .csp import allow_media_origin, uploader_page
-from .forms import UploadForm
+from .forms import FileEditForm, UploadForm
 from .listing import MAX_QUERY_LENGTH, SORT_LABELS, Listing
 from .models import File, Kind
 from .tasks import enqueue_file_facts, enqueue_previews, resend_overdue_tasks
@@ -87,7 +87,23 @@ def detail(request, public_id):
     previews are sent again."""
     file = _own_file(request, public_id)
     resend_overdue_tasks(file)
-    return render(request, "library/file_detail.html", {"file": file})
+    return render(request, "library/file_detail.html", {
+        "file": file, "earlier_copy": file.earlier_copy()})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def edit(request, public_id):
+    """Rename the file or edit its title (the owner only: anyone else gets a 404)."""
+    file = _own_file(request, public_id)
+    form = FileEditForm(request.POST or None, instance=file)
+    if request.method == "POST" and form.is_valid():
+        # Only these two columns: the facts or preview task may be writing the others now.
+        File.objects.filter(pk=file.pk).update(original_name=file.original_name,
+                                               title=file.title)
+        messages.success(request, f"Saved {file}.")
+        return redirect(file)
+    return render(request, "library/file_edit.html", {"file": file, "form": form})
 
 
 @never_cache  # the redirect holds a URL that expires; nothing may keep it longer
