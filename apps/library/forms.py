@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.template.defaultfilters import filesizeformat
 
+from apps.uploads.quota import usage_of
+
 from . import files
 from .models import File
 
@@ -35,6 +37,11 @@ class UploadForm(forms.ModelForm):
                 code="too_big",
                 params={"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
             )
+        # The bytes are on the node already (a plain form sends them all), but nothing is
+        # stored: the file is refused before it reaches S3.
+        usage = usage_of(self.instance.owner)
+        if not usage.allows(upload.size):
+            raise forms.ValidationError(usage.refusal(upload.size), code="over_quota")
         return upload
 
     def save(self, commit=True):

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from apps.uploads.page import uploader_context
+from apps.uploads.quota import usage_of
 from storage_backends.budget import aws_budget_for_transfer
 
 from .csp import allow_media_origin, uploader_page
@@ -46,7 +47,7 @@ def file_list(request):
     return render(request, "library/file_list.html", {
         "page_obj": page, "listing": listing, "columns": listing.column_sorts(),
         "kinds": Kind.choices, "sorts": SORT_LABELS.items(),
-        "max_query_length": MAX_QUERY_LENGTH})
+        "max_query_length": MAX_QUERY_LENGTH, "usage": usage_of(request.user)})
 
 
 @login_required
@@ -76,6 +77,7 @@ def upload(request):
         form = UploadForm()
     return render(request, "library/file_form.html", {
         "form": form, "form_max_bytes": settings.STRATUS_FORM_UPLOAD_MAX_BYTES,
+        "usage": usage_of(request.user),
         **uploader_context(request.user)})
 
 
