@@ -122,7 +122,7 @@ def fill(owner, count, rng, batch=2000):
     dates spread as a real library's would be."""
     from django.utils import timezone
 
-    from apps.library.models import File, PreviewState
+    from apps.library.models import File, PreviewState, kind_of
 
     now = timezone.now()
     for start in range(0, count, batch):
@@ -136,6 +136,7 @@ def fill(owner, count, rng, batch=2000):
                 file=f"uploads/{rng.randbytes(16).hex()}/{name}",
                 size=int(rng.lognormvariate(12, 2.5)) + 1,
                 content_type=stored, detected_type=detected,
+                kind=kind_of(detected, stored),  # bulk_create does not call save()
                 sha256=rng.randbytes(32).hex(), facts_recorded_at=now,
                 preview_state=PreviewState.NONE, preview_note="bench"))
         created = File.objects.bulk_create(rows)

@@ -4,7 +4,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 
@@ -46,25 +46,20 @@ class Kind(models.TextChoices):
     OTHER = "other", "other"
 
 
-def _kind_expression():
-    """A file's Kind, computed by the database from its types.
-
-    The bytes decide (detected_type, from the facts task); until they are read, the type the
-    upload was stored with. A generated column, so no write path (a form, a direct upload,
-    the facts task's update, a bulk insert) can leave it stale, and it can be indexed.
-    """
-    declared = Q(detected_type="")
-    return Case(
-        When(Q(detected_type__startswith="image/")
-             | (declared & Q(content_type__startswith="image/")), then=Value(Kind.IMAGE)),
-        When(Q(detected_type="application/pdf")
-             | (declared & Q(content_type="application/pdf")), then=Value(Kind.PDF)),
-        When(Q(detected_type__startswith="text/")
-             | (declared & (Q(content_type__startswith="text/")
-                            | Q(content_type__in=sorted(TEXTUAL_TYPES)))),
-             then=Value(Kind.TEXT)),
-        default=Value(Kind.OTHER),
-    )
+def kind_of(detected_type, content_type):
+    """A file's Kind: the bytes decide (detected_type, from the facts task); until they are
+    read (detected_type blank), the type the file was stored with."""
+    if detected_type:
+        if detected_type.startswith("image/"):
+            return Kind.IMAGE
+        if detected_type == "application/pdf":
+            return Kind.PDF
+        return Kind.TEXT if detected_type.startswith("text/") else Kind.OTHER
+    if content_type.startswith("image/"):
+        return Kind.IMAGE
+    if content_type == "application/pdf":
+        return Kind.PDF
+    return Kind.TEXT if _is_textual(content_type) else Kind.OTHER
 
 
 def new_public_id():
@@ -106,9 +101,9 @@ class File(models.Model):
         max_length=255, blank=True,
         help_text="The type the bytes' signature shows, whatever the name says.")
     facts_recorded_at = models.DateTimeField(null=True, blank=True)
-    kind = models.GeneratedField(expression=_kind_expression(),
-                                 output_field=models.CharField(max_length=5, choices=Kind),
-                                 db_persist=True)
+    # Kept from the two types by save() and by the facts task, which writes detected_type
+    # (kind_of); a column, so the list filters on an index.
+    kind = models.CharField(max_length=5, choices=Kind, default=Kind.OTHER, editable=False)
     # The preview a background task (tasks.build_previews) makes: a thumbnail in the default
     # storage for an image or a PDF, the first lines for text, or none and why not.
     preview_state = models.CharField(max_length=8, choices=PreviewState,
@@ -141,6 +136,12 @@ class File(models.Model):
 
     def __str__(self):
         return self.title or self.original_name
+
+    def save(self, *args, **kwargs):
+        self.kind = kind_of(self.detected_type, self.content_type)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "kind"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("library:detail", args=[self.public_id])

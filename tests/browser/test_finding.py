@@ -23,18 +23,19 @@ def log_in(page, username):
 
 def make_library(owner):
     """30 reports (PDFs of growing size) and a photo, without S3 objects or previews."""
-    from apps.library.models import File, PreviewState
+    from apps.library.models import File, Kind, PreviewState
 
     now = timezone.now()
     rows = [File(owner=owner, original_name=f"Report {i:02}.pdf", size=1000 * (i + 1),
                  title="Quarterly figures" if i == 7 else "",
                  content_type="application/pdf", detected_type="application/pdf",
-                 file=f"uploads/test/report-{i}.pdf", preview_state=PreviewState.NONE)
+                 file=f"uploads/test/report-{i}.pdf", preview_state=PreviewState.NONE,
+                 kind=Kind.PDF)
             for i in range(30)]
     rows.append(File(owner=owner, original_name="beach.jpg", size=50, content_type="image/jpeg",
                      detected_type="image/jpeg", file="uploads/test/beach.jpg",
-                     preview_state=PreviewState.NONE))
-    created = File.objects.bulk_create(rows)
+                     preview_state=PreviewState.NONE, kind=Kind.IMAGE))
+    created = File.objects.bulk_create(rows)  # kinds given: bulk_create skips save()
     for minutes, row in enumerate(created):
         File.objects.filter(pk=row.pk).update(uploaded_at=now - timedelta(minutes=60 - minutes))
 
