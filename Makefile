@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv deploy-tools assets release fleet chaos bench bench-sessions bench-tasks bench-uploads clean
+.PHONY: run test venv deploy-tools assets release fleet chaos bench bench-sessions bench-tasks bench-uploads bench-library clean
 
 venv: $(STAMP)
 
@@ -93,6 +93,12 @@ bench-sessions: $(STAMP)
 
 bench-tasks: $(STAMP)
 	$(PY) bench/tasks.py
+
+# The library list at LIBRARY_FILES files for one user, with and without its indexes, on
+# the PostgreSQL at BENCH_POSTGRES_URL (default: postgres@127.0.0.1:5432).
+LIBRARY_FILES ?= 10000
+bench-library: $(STAMP)
+	$(PY) bench/library_list.py --files $(LIBRARY_FILES)
 
 # Uploads through one web node vs straight to S3, 1/50/500 MB (UPLOAD_SIZES=1MB,17MiB: quick).
 UPLOAD_SIZES ?= 1MB,50MB,500MB

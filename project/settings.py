@@ -194,6 +194,9 @@ STRATUS_UPLOAD_URL_EXPIRY = env.int("STRATUS_UPLOAD_URL_EXPIRY", 900, minimum=60
 STRATUS_UPLOAD_PENDING_MAX = env.int("STRATUS_UPLOAD_PENDING_MAX", 20, minimum=1)
 STRATUS_UPLOAD_PENDING_EXPIRY = env.int("STRATUS_UPLOAD_PENDING_EXPIRY", 24 * 3600,
                                         minimum=60)
+# Each user's storage quota in bytes (files plus uploads under way); 0: no quota. An upload
+# that would pass it is refused before any byte is sent (apps/uploads/quota.py).
+STRATUS_USER_QUOTA_BYTES = env.int("STRATUS_USER_QUOTA_BYTES", 10 * 1024**3, minimum=0)
 # The plain upload form, for browsers without JavaScript, sends the file through the node:
 # a much lower limit, since the node carries every byte.
 STRATUS_FORM_UPLOAD_MAX_BYTES = env.int("STRATUS_FORM_UPLOAD_MAX_BYTES",

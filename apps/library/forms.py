@@ -1,9 +1,13 @@
 """The upload form: checks the file, then describes it from its name and bytes."""
 
+import unicodedata
+
 from django import forms
 from django.conf import settings
 from django.db import DatabaseError
 from django.template.defaultfilters import filesizeformat
+
+from apps.uploads.quota import usage_of
 
 from . import files
 from .models import File
@@ -33,6 +37,11 @@ class UploadForm(forms.ModelForm):
                 code="too_big",
                 params={"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
             )
+        # The bytes are on the node already (a plain form sends them all), but nothing is
+        # stored: the file is refused before it reaches S3.
+        usage = usage_of(self.instance.owner)
+        if not usage.allows(upload.size):
+            raise forms.ValidationError(usage.refusal(upload.size), code="over_quota")
         return upload
 
     def save(self, commit=True):
@@ -59,3 +68,43 @@ class UploadForm(forms.ModelForm):
             file.file.delete(save=False)
             raise
         return file
+
+
+class FileEditForm(forms.ModelForm):
+    """Rename a file (the name shown and sent with downloads) and edit its title.
+
+    The S3 key and the stored type stay as uploaded: only what people see changes. A name
+    is one file's name: no directories (either slash), nothing unprintable, not "." or
+    "..", at most files.MAX_DISPLAY_NAME_BYTES in UTF-8, as an upload's name is kept.
+    """
+
+    class Meta:
+        model = File
+        fields = ["original_name", "title"]
+        labels = {"original_name": "Name"}
+        help_texts = {"original_name": "", "title": "Shown instead of the name, if given."}
+
+    def clean_original_name(self):
+        name = unicodedata.normalize("NFC", self.cleaned_data["original_name"].strip())
+        if "/" in name or "\\" in name:
+            raise forms.ValidationError("A name cannot hold a slash (/ or \\).",
+                                        code="separator")
+        if not name.isprintable():
+            raise forms.ValidationError("A name cannot hold control characters.",
+                                        code="unprintable")
+        if name in (".", ".."):
+            raise forms.ValidationError("Choose a name other than “.” or “..”.",
+                                        code="dots")
+        if len(name.encode()) > files.MAX_DISPLAY_NAME_BYTES:
+            raise forms.ValidationError(
+                "A name can be at most %(limit)d bytes (fewer letters if some are accented "
+                "or not Latin).", code="too_long",
+                params={"limit": files.MAX_DISPLAY_NAME_BYTES})
+        return name
+
+    def clean_title(self):
+        title = " ".join(self.cleaned_data["title"].split())
+        if not title.isprintable():
+            raise forms.ValidationError("A title cannot hold control characters.",
+                                        code="unprintable")
+        return title

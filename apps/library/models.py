@@ -4,6 +4,8 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 
 from . import files, previews
@@ -33,6 +35,31 @@ class PreviewState(models.TextChoices):
     READY = "ready", "ready"
     #: No preview: not a kind we preview, or refused (preview_note says why).
     NONE = "none", "none"
+
+
+class Kind(models.TextChoices):
+    """What a file is, broadly, for filtering the library (`?type=`)."""
+
+    IMAGE = "image", "images"
+    PDF = "pdf", "PDFs"
+    TEXT = "text", "text"
+    OTHER = "other", "other"
+
+
+def kind_of(detected_type, content_type):
+    """A file's Kind: the bytes decide (detected_type, from the facts task); until they are
+    read (detected_type blank), the type the file was stored with."""
+    if detected_type:
+        if detected_type.startswith("image/"):
+            return Kind.IMAGE
+        if detected_type == "application/pdf":
+            return Kind.PDF
+        return Kind.TEXT if detected_type.startswith("text/") else Kind.OTHER
+    if content_type.startswith("image/"):
+        return Kind.IMAGE
+    if content_type == "application/pdf":
+        return Kind.PDF
+    return Kind.TEXT if _is_textual(content_type) else Kind.OTHER
 
 
 def new_public_id():
@@ -74,6 +101,9 @@ class File(models.Model):
         max_length=255, blank=True,
         help_text="The type the bytes' signature shows, whatever the name says.")
     facts_recorded_at = models.DateTimeField(null=True, blank=True)
+    # Kept from the two types by save() and by the facts task, which writes detected_type
+    # (kind_of); a column, so the list filters on an index.
+    kind = models.CharField(max_length=5, choices=Kind, default=Kind.OTHER, editable=False)
     # The preview a background task (tasks.build_previews) makes: a thumbnail in the default
     # storage for an image or a PDF, the first lines for text, or none and why not.
     preview_state = models.CharField(max_length=8, choices=PreviewState,
@@ -89,12 +119,29 @@ class File(models.Model):
         # pk breaks ties between rows created in the same instant, so pages never overlap.
         ordering = ["-uploaded_at", "-pk"]
         indexes = [
-            # The library page: one owner's files, newest first.
-            models.Index(fields=["owner", "-uploaded_at"], name="library_owner_newest"),
+            # The library page, in each order it offers (listing.SORTS): by date (newest
+            # first, read backwards for oldest), by name as people read it (case aside), by
+            # size; pk last, the tie-breaker every order ends with, so a page is read off
+            # the index without a sort.
+            models.Index(fields=["owner", "-uploaded_at", "-id"], name="library_owner_date"),
+            models.Index(F("owner"), Lower("original_name"), F("id"),
+                         name="library_owner_name"),
+            models.Index(fields=["owner", "size", "id"], name="library_owner_size"),
+            # One kind, newest first (the other orders filter this one's rows).
+            models.Index(fields=["owner", "kind", "-uploaded_at", "-id"],
+                         name="library_owner_kind"),
+            # Duplicates: a user's files with the same bytes.
+            models.Index(fields=["owner", "sha256"], name="library_owner_sha256"),
         ]
 
     def __str__(self):
         return self.title or self.original_name
+
+    def save(self, *args, **kwargs):
+        self.kind = kind_of(self.detected_type, self.content_type)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "kind"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("library:detail", args=[self.public_id])
@@ -145,6 +192,12 @@ class File(models.Model):
             return not declared.startswith(ZIP_BASED_TYPES)
         return True
 
+    def earlier_copy(self):
+        """The first file of the same owner with the same bytes uploaded before this one;
+        None if there is none, or the checksum is still to come (a query, on the
+        library_owner_sha256 index)."""
+        return earlier_copies(self.owner_id, self.sha256, self.uploaded_at, self.pk).first()
+
     def download_url(self):
         """A presigned S3 GET URL, valid for STRATUS_DOWNLOAD_URL_EXPIRY seconds.
 
@@ -177,3 +230,12 @@ class File(models.Model):
                         "ResponseCacheControl": f"private, max-age={expiry}"},
             expire=expiry,
         )
+
+
+def earlier_copies(owner, sha256, uploaded_at, pk):
+    """Files of `owner` (an id) with the checksum `sha256` uploaded before the file
+    (`uploaded_at`, `pk`), oldest first; none while the checksum is blank. Each argument is a
+    value, or an OuterRef when the list annotates each row with its first copy."""
+    return (File.objects.filter(owner_id=owner, sha256=sha256).exclude(sha256="")
+            .filter(Q(uploaded_at__lt=uploaded_at) | Q(uploaded_at=uploaded_at, pk__lt=pk))
+            .order_by("uploaded_at", "pk"))

@@ -31,7 +31,7 @@ from storage_backends.tasks.queues import QueueError
 from storage_backends.tasks.results import STORE_ERRORS
 
 from . import files, previews
-from .models import File, PreviewState
+from .models import File, PreviewState, kind_of
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,8 @@ def record_file_facts(file_id):
         raise
     recorded = {"sha256": facts.sha256, "detected_type": facts.detected_type}
     updated = File.objects.filter(pk=file_id, facts_recorded_at__isnull=True).update(
-        **recorded, facts_recorded_at=timezone.now())
+        **recorded, facts_recorded_at=timezone.now(),
+        kind=kind_of(facts.detected_type, file.content_type))
     if not updated:
         # Deleted meanwhile, or another delivery of this task recorded the same facts first.
         logger.info("file facts not written file=%s reason=deleted-or-recorded", file_id)

@@ -29,5 +29,6 @@ urlpatterns = [
     path("<public_id:public_id>/", views.detail, name="detail"),
     path("<public_id:public_id>/download/", views.download, name="download"),
     path("<public_id:public_id>/preview/", views.preview, name="preview"),
+    path("<public_id:public_id>/edit/", views.edit, name="edit"),
     path("<public_id:public_id>/delete/", views.delete, name="delete"),
 ]

@@ -14,11 +14,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from apps.uploads.page import uploader_context
+from apps.uploads.quota import usage_of
 from storage_backends.budget import aws_budget_for_transfer
 
 from .csp import allow_media_origin, uploader_page
-from .forms import UploadForm
-from .models import File
+from .forms import FileEditForm, UploadForm
+from .listing import MAX_QUERY_LENGTH, SORT_LABELS, Listing
+from .models import File, Kind
 from .tasks import enqueue_file_facts, enqueue_previews, resend_overdue_tasks
 
 #: Files on one page of the library.
@@ -37,10 +39,15 @@ def _own_file(request, public_id):
 @require_safe
 @allow_media_origin("img-src")  # thumbnails: /preview/ redirects to S3
 def file_list(request):
-    """The user's files, newest first, 25 a page (a page past the end shows the last)."""
-    paginator = Paginator(File.objects.filter(owner=request.user), PAGE_SIZE)
+    """The user's files, 25 a page (a page past the end shows the last): newest first, or
+    as `?sort=` asks, narrowed by `?q=` and `?type=` (see listing.Listing)."""
+    listing = Listing.from_params(request.GET)
+    paginator = Paginator(listing.files(request.user), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
-    return render(request, "library/file_list.html", {"page_obj": page})
+    return render(request, "library/file_list.html", {
+        "page_obj": page, "listing": listing, "columns": listing.column_sorts(),
+        "kinds": Kind.choices, "sorts": SORT_LABELS.items(),
+        "max_query_length": MAX_QUERY_LENGTH, "usage": usage_of(request.user)})
 
 
 @login_required
@@ -70,6 +77,7 @@ def upload(request):
         form = UploadForm()
     return render(request, "library/file_form.html", {
         "form": form, "form_max_bytes": settings.STRATUS_FORM_UPLOAD_MAX_BYTES,
+        "usage": usage_of(request.user),
         **uploader_context(request.user)})
 
 
@@ -81,7 +89,23 @@ def detail(request, public_id):
     previews are sent again."""
     file = _own_file(request, public_id)
     resend_overdue_tasks(file)
-    return render(request, "library/file_detail.html", {"file": file})
+    return render(request, "library/file_detail.html", {
+        "file": file, "earlier_copy": file.earlier_copy()})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def edit(request, public_id):
+    """Rename the file or edit its title (the owner only: anyone else gets a 404)."""
+    file = _own_file(request, public_id)
+    form = FileEditForm(request.POST or None, instance=file)
+    if request.method == "POST" and form.is_valid():
+        # Only these two columns: the facts or preview task may be writing the others now.
+        File.objects.filter(pk=file.pk).update(original_name=file.original_name,
+                                               title=file.title)
+        messages.success(request, f"Saved {file}.")
+        return redirect(file)
+    return render(request, "library/file_edit.html", {"file": file, "form": form})
 
 
 @never_cache  # the redirect holds a URL that expires; nothing may keep it longer

@@ -28,6 +28,7 @@ from .bucket import UploadBucket
 from .models import FINGERPRINT_LENGTH, PendingUpload
 from .page import describe
 from .publish import Refused, publish, too_big_message
+from .quota import lock_usage, usage_of
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,8 @@ def _issued(pending, bucket, resumed=False):
 @require_http_methods(["GET", "POST"])
 def uploads(request):
     """GET: the user's unfinished uploads. POST: issue a new upload (or find the one this
-    same file began, to resume it), refusing a file over the limit before any byte is sent.
+    same file began, to resume it), refusing a file over the limit or over the owner's
+    quota (400, code "over_quota") before any byte is sent.
     """
     if request.method == "GET":
         return JsonResponse({"uploads": [
@@ -149,15 +151,24 @@ def uploads(request):
     if unfinished >= settings.STRATUS_UPLOAD_PENDING_MAX:
         return _error(f"You have {unfinished} unfinished uploads: finish or discard some "
                       f"before starting another.", "too_many", status=429)
-    if multipart:
-        pending.part_size = parts.part_size(pending.size)
-        pending.upload_id = bucket.create_multipart(pending.key)
-    try:
-        pending.save()
-    except Exception:
-        if multipart:  # no record would ever point to it
-            bucket.abort(pending.key, pending.upload_id)
-        raise
+    # The quota is checked and the upload's room reserved (its row saved) under a lock on
+    # the owner, so uploads issued at once are counted one after the other.
+    with transaction.atomic():
+        lock_usage(pending.owner)
+        usage = usage_of(pending.owner)
+        if not usage.allows(pending.size):
+            logger.info("upload refused owner=%s size=%s reason=over-quota used=%s quota=%s",
+                        pending.owner.pk, pending.size, usage.used, usage.quota)
+            return _error(usage.refusal(pending.size), "over_quota")
+        if multipart:
+            pending.part_size = parts.part_size(pending.size)
+            pending.upload_id = bucket.create_multipart(pending.key)
+        try:
+            pending.save()
+        except Exception:
+            if multipart:  # no record would ever point to it
+                bucket.abort(pending.key, pending.upload_id)
+            raise
     logger.info("upload issued key=%s size=%s multipart=%s", pending.key, pending.size,
                 multipart)
     return JsonResponse(_issued(pending, bucket), status=201)

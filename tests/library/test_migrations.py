@@ -65,3 +65,20 @@ def test_files_from_before_previews_get_none_and_new_files_start_pending(
                               original_name="new.txt", file="uploads/test/new.txt", size=1,
                               content_type="text/plain")
     assert (new.preview_state, new.preview_note) == ("pending", "")
+
+
+def test_files_from_before_kinds_get_theirs(django_user_model):
+    old_apps = migrate_to(("library", "0007_file_previews"))
+    OldFile = old_apps.get_model("library", "File")
+    owner = django_user_model.objects.create_user("kinds")
+    try:
+        for name, stored, detected in [("a.png", "image/png", ""), ("b.txt", "text/plain", ""),
+                                       ("c.png", "image/png", "text/plain"),
+                                       ("d.bin", "application/octet-stream", "application/pdf")]:
+            OldFile.objects.create(owner_id=owner.pk, original_name=name, size=1,
+                                   file=f"uploads/test/{name}", content_type=stored,
+                                   detected_type=detected)
+    finally:
+        migrate_to_latest()
+    assert dict(File.objects.values_list("original_name", "kind")) == {
+        "a.png": "image", "b.txt": "text", "c.png": "text", "d.bin": "pdf"}
