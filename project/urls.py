@@ -13,5 +13,7 @@ urlpatterns = [
     # After the library: apps.library.urls registers the public_id converter both use.
     path("library/", include("apps.library.urls")),
     path("library/uploads/", include("apps.uploads.urls")),
+    path("library/", include("apps.sharing.urls")),
+    path("s/", include("apps.sharing.public_urls")),
     path("admin/", admin.site.urls),
 ]
