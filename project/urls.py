@@ -14,6 +14,7 @@ urlpatterns = [
     path("library/", include("apps.library.urls")),
     path("library/uploads/", include("apps.uploads.urls")),
     path("library/", include("apps.sharing.urls")),
+    path("library/trash/", include("apps.trash.urls")),
     path("s/", include("apps.sharing.public_urls")),
     path("admin/", admin.site.urls),
 ]

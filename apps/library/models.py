@@ -40,6 +40,19 @@ def new_public_id():
     return secrets.token_urlsafe(PUBLIC_ID_BYTES)
 
 
+class FileQuerySet(models.QuerySet):
+    """Files in the library, or in the trash: `File.objects` holds both, so every page
+    says which it means."""
+
+    def live(self):
+        """Files not in the trash: the only ones the library, downloads and shares show."""
+        return self.filter(deleted_at__isnull=True)
+
+    def trashed(self):
+        """Files in the trash (until the cleanup purges them)."""
+        return self.filter(deleted_at__isnull=False)
+
+
 def _is_textual(content_type):
     return (content_type.startswith("text/") or content_type in TEXTUAL_TYPES
             or content_type.endswith(("+xml", "+json")))
@@ -84,6 +97,11 @@ class File(models.Model):
     preview_text = models.TextField(blank=True, help_text="A text file's first lines.")
     preview_note = models.CharField(
         max_length=100, blank=True, help_text="Why there is no preview, for its owner.")
+    # When its owner moved it to the trash; None while it is in the library. The row and its
+    # objects stay until apps.trash's cleanup purges it, STRATUS_TRASH_DAYS later.
+    deleted_at = models.DateTimeField("moved to the trash", null=True, blank=True)
+
+    objects = FileQuerySet.as_manager()
 
     class Meta:
         # pk breaks ties between rows created in the same instant, so pages never overlap.
@@ -91,6 +109,9 @@ class File(models.Model):
         indexes = [
             # The library page: one owner's files, newest first.
             models.Index(fields=["owner", "-uploaded_at"], name="library_owner_newest"),
+            # The trash page and the cleanup: the few trashed rows only, oldest first.
+            models.Index(fields=["deleted_at"], name="library_trashed",
+                         condition=models.Q(deleted_at__isnull=False)),
         ]
 
     def __str__(self):
@@ -98,6 +119,10 @@ class File(models.Model):
 
     def get_absolute_url(self):
         return reverse("library:detail", args=[self.public_id])
+
+    @property
+    def in_trash(self):
+        return self.deleted_at is not None
 
     @property
     def inline(self):

@@ -42,7 +42,8 @@ class ShareLinkQuerySet(models.QuerySet):
     def usable(self, now=None):
         """Links that still open their file: not revoked, not expired, the file not trashed."""
         now = now or timezone.now()
-        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now,
+                           file__deleted_at__isnull=True)
 
 
 class ShareLink(models.Model):
@@ -98,8 +99,10 @@ class ShareLink(models.Model):
         return check_password(raw, self.password, upgrade)
 
     def state(self, now=None):
-        """"active", "expired" or "revoked"."""
+        """"active", "expired", "revoked" or "trashed" (its file is in the trash)."""
         now = now or timezone.now()
+        if self.file.in_trash:
+            return "trashed"
         if self.revoked_at is not None:
             return "revoked"
         if self.expires_at <= now:

@@ -22,8 +22,8 @@ from .throttle import Guesses
 
 
 def _own_file(request, public_id):
-    """The requesting user's file; 404 for anyone else's."""
-    return get_object_or_404(File, public_id=public_id, owner=request.user)
+    """The requesting user's file, not in the trash; 404 for anyone else's."""
+    return get_object_or_404(File.objects.live(), public_id=public_id, owner=request.user)
 
 
 @never_cache  # the page may hold a new link's token: nothing may keep it
@@ -65,8 +65,8 @@ def shared(request, token):
     """The page a share link opens; its form (with the password, if the link has one)
     counts a download and redirects to the file's presigned S3 URL.
 
-    An unknown token is a 404, an expired or revoked link a 410: neither says anything
-    about the file.
+    An unknown token is a 404, an expired or revoked link (or one whose file is in the
+    trash) a 410: neither says anything about the file.
     """
     link = ShareLink.find(token)
     if link is None:

@@ -95,9 +95,21 @@ def test_a_link_revoked_after_the_page_was_read_counts_nothing(make_link):
     assert link.download_count == 0
 
 
-def test_a_deleted_file_takes_its_links_with_it(visitor, make_link, user_client, stored_file):
+def test_a_link_to_a_trashed_file_is_a_410(visitor, make_link, user_client, stored_file):
     from django.urls import reverse
 
     _, token = make_link()
     user_client.post(reverse("library:delete", args=[stored_file.public_id]))
-    assert visitor.get(shared_url(token)).status_code in (404, 410)
+    response = visitor.get(shared_url(token))
+    assert response.status_code == 410
+    assert stored_file.original_name.encode() not in response.content
+    assert visitor.post(shared_url(token)).status_code == 410
+
+
+def test_a_restored_files_link_works_again(visitor, make_link, user_client, stored_file):
+    from django.urls import reverse
+
+    _, token = make_link()
+    user_client.post(reverse("library:delete", args=[stored_file.public_id]))
+    user_client.post(reverse("trash:restore", args=[stored_file.public_id]))
+    assert visitor.post(shared_url(token)).status_code == 303
