@@ -15,6 +15,7 @@ urlpatterns = [
     path("library/uploads/", include("apps.uploads.urls")),
     path("library/", include("apps.sharing.urls")),
     path("library/trash/", include("apps.trash.urls")),
+    path("library/exports/", include("apps.exports.urls")),
     path("s/", include("apps.sharing.public_urls")),
     path("admin/", admin.site.urls),
 ]
