@@ -64,6 +64,9 @@ INSTALLED_APPS = [
     "storage_backends",
     "apps.library",
     "apps.uploads",
+    "apps.sharing",
+    "apps.trash",
+    "apps.exports",
     "apps.ops",
 ]
 
@@ -178,6 +181,13 @@ def _state_location(name):
 
 # -- files ----------------------------------------------------------------------------------
 STRATUS_DOWNLOAD_URL_EXPIRY = env.int("STRATUS_DOWNLOAD_URL_EXPIRY", 300, minimum=1)
+# The latest date a share link may be given (days from today): docs/sharing.md.
+STRATUS_SHARE_MAX_DAYS = env.int("STRATUS_SHARE_MAX_DAYS", 365, minimum=1)
+# Days a deleted file stays in the trash before `empty_trash` purges it: docs/trash.md.
+STRATUS_TRASH_DAYS = env.int("STRATUS_TRASH_DAYS", 30, minimum=1)
+# Zip exports (docs/exports.md): seconds a ready zip's link works, and files per zip.
+STRATUS_EXPORT_EXPIRY = env.int("STRATUS_EXPORT_EXPIRY", 86400, minimum=60)
+STRATUS_EXPORT_MAX_FILES = env.int("STRATUS_EXPORT_MAX_FILES", 1000, minimum=1)
 # A file whose facts are still pending this long after its upload gets its task sent again
 # when its page is opened (at most once per this many seconds): the node that stored it may
 # have died between committing the row and sending the task.

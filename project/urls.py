@@ -13,5 +13,9 @@ urlpatterns = [
     # After the library: apps.library.urls registers the public_id converter both use.
     path("library/", include("apps.library.urls")),
     path("library/uploads/", include("apps.uploads.urls")),
+    path("library/", include("apps.sharing.urls")),
+    path("library/trash/", include("apps.trash.urls")),
+    path("library/exports/", include("apps.exports.urls")),
+    path("s/", include("apps.sharing.public_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -63,7 +63,7 @@ class Listing:
 
     def files(self, owner):
         """`owner`'s files that match, in order."""
-        found = File.objects.filter(owner=owner)
+        found = File.objects.live().filter(owner=owner)
         # Each word in the name or the title, case aside: "tax 2025" finds "2025 Tax.pdf".
         for word in self.query.split()[:MAX_QUERY_WORDS]:
             found = found.filter(Q(original_name__icontains=word) | Q(title__icontains=word))

@@ -67,6 +67,19 @@ def new_public_id():
     return secrets.token_urlsafe(PUBLIC_ID_BYTES)
 
 
+class FileQuerySet(models.QuerySet):
+    """Files in the library, or in the trash: `File.objects` holds both, so every page
+    says which it means."""
+
+    def live(self):
+        """Files not in the trash: the only ones the library, downloads and shares show."""
+        return self.filter(deleted_at__isnull=True)
+
+    def trashed(self):
+        """Files in the trash (until the cleanup purges them)."""
+        return self.filter(deleted_at__isnull=False)
+
+
 def _is_textual(content_type):
     return (content_type.startswith("text/") or content_type in TEXTUAL_TYPES
             or content_type.endswith(("+xml", "+json")))
@@ -114,6 +127,11 @@ class File(models.Model):
     preview_text = models.TextField(blank=True, help_text="A text file's first lines.")
     preview_note = models.CharField(
         max_length=100, blank=True, help_text="Why there is no preview, for its owner.")
+    # When its owner moved it to the trash; None while it is in the library. The row and its
+    # objects stay until apps.trash's cleanup purges it, STRATUS_TRASH_DAYS later.
+    deleted_at = models.DateTimeField("moved to the trash", null=True, blank=True)
+
+    objects = FileQuerySet.as_manager()
 
     class Meta:
         # pk breaks ties between rows created in the same instant, so pages never overlap.
@@ -132,6 +150,9 @@ class File(models.Model):
                          name="library_owner_kind"),
             # Duplicates: a user's files with the same bytes.
             models.Index(fields=["owner", "sha256"], name="library_owner_sha256"),
+            # The trash page and the cleanup: the few trashed rows only, oldest first.
+            models.Index(fields=["deleted_at"], name="library_trashed",
+                         condition=models.Q(deleted_at__isnull=False)),
         ]
 
     def __str__(self):
@@ -145,6 +166,10 @@ class File(models.Model):
 
     def get_absolute_url(self):
         return reverse("library:detail", args=[self.public_id])
+
+    @property
+    def in_trash(self):
+        return self.deleted_at is not None
 
     @property
     def inline(self):
@@ -236,6 +261,6 @@ def earlier_copies(owner, sha256, uploaded_at, pk):
     """Files of `owner` (an id) with the checksum `sha256` uploaded before the file
     (`uploaded_at`, `pk`), oldest first; none while the checksum is blank. Each argument is a
     value, or an OuterRef when the list annotates each row with its first copy."""
-    return (File.objects.filter(owner_id=owner, sha256=sha256).exclude(sha256="")
+    return (File.objects.live().filter(owner_id=owner, sha256=sha256).exclude(sha256="")
             .filter(Q(uploaded_at__lt=uploaded_at) | Q(uploaded_at=uploaded_at, pk__lt=pk))
             .order_by("uploaded_at", "pk"))

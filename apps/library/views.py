@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
@@ -31,8 +32,9 @@ PREVIEW_REDIRECT_SHARE = 4
 
 
 def _own_file(request, public_id):
-    """The requesting user's file `public_id`; 404 for anyone else's, so ids reveal nothing."""
-    return get_object_or_404(File, public_id=public_id, owner=request.user)
+    """The requesting user's file `public_id`; 404 for anyone else's, so ids reveal nothing,
+    and for one in the trash (the trash page lists those)."""
+    return get_object_or_404(File.objects.live(), public_id=public_id, owner=request.user)
 
 
 @login_required
@@ -136,13 +138,12 @@ def preview(request, public_id):
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def delete(request, public_id):
-    """GET asks for confirmation; POST deletes the row and its S3 object."""
+    """GET asks for confirmation; POST moves the file to the trash (apps.trash), from which
+    its owner may restore it for STRATUS_TRASH_DAYS days."""
     file = _own_file(request, public_id)
     if request.method == "POST":
-        # Its own savepoint: if S3 refuses the object's deletion, the row comes back even
-        # inside a caller's transaction.
-        with transaction.atomic():
-            file.delete()
-        messages.success(request, f"Deleted {file}.")
+        File.objects.live().filter(pk=file.pk).update(deleted_at=timezone.now())
+        messages.success(request, f"Moved {file} to the trash.")
         return redirect("library:list")
-    return render(request, "library/file_confirm_delete.html", {"file": file})
+    return render(request, "library/file_confirm_delete.html", {
+        "file": file, "trash_days": settings.STRATUS_TRASH_DAYS})

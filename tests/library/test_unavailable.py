@@ -31,9 +31,25 @@ def test_upload_with_s3_down_is_the_503_page_and_stores_nothing(user_client, tak
     assert File.objects.count() == 0
 
 
-def test_delete_with_s3_down_is_the_503_page_and_keeps_the_file(user_client, stored_file,
+def test_delete_with_s3_down_still_moves_the_file_to_the_trash(user_client, stored_file,
                                                                 take_s3_down):
     take_s3_down()
     response = user_client.post(f"/library/{stored_file.public_id}/delete/")
-    assert response.status_code == 503
+    assert response.status_code == 302
+    assert File.objects.get(pk=stored_file.pk).deleted_at is not None
+
+
+def test_a_purge_with_s3_down_keeps_the_file_for_the_next_run(user_client, stored_file,
+                                                              take_s3_down, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.trash.purge import PurgeIncomplete, purge_due
+
+    File.objects.filter(pk=stored_file.pk).update(
+        deleted_at=timezone.now() - timedelta(days=settings.STRATUS_TRASH_DAYS + 1))
+    take_s3_down()
+    with pytest.raises(PurgeIncomplete):
+        purge_due()
     assert File.objects.filter(pk=stored_file.pk).exists()

@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
     """
 
     dependencies = [
-        ('library', '0007_file_previews'),
+        ('library', '0008_file_deleted_at'),
     ]
 
     operations = [

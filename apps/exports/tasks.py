@@ -1,0 +1,65 @@
+"""build_zip: one export's zip, streamed from the files' S3 objects into a new S3 object.
+
+Delivery is at least once: a ready export is returned as it is; a second delivery while one
+builds builds again under the same key (S3 keeps whichever completes last, the same bytes),
+and its progress restarts from zero. A failure aborts the multipart upload, marks the export
+failed with a note and raises, so the task is retried (which marks it building again).
+"""
+
+import logging
+
+from django.conf import settings
+from django.tasks import task
+from django.utils import timezone
+
+from apps.library.tasks import ENQUEUE_ERRORS
+from storage_backends import aws
+
+from .models import ExportState, ZipExport
+from .streaming import MultipartUpload, write_zip
+
+logger = logging.getLogger(__name__)
+
+
+@task
+def build_zip(export_id):
+    """Build export `export_id`'s zip; returns its key, or None if the export is gone."""
+    export = ZipExport.objects.filter(pk=export_id).first()
+    if export is None:
+        return None
+    if export.state == ExportState.READY:
+        return export.key
+    # Files trashed since the selection are left out.
+    files = list(export.files.filter(deleted_at__isnull=True).order_by("uploaded_at", "pk"))
+    key = f"exports/{export.public_id}.zip"
+    ZipExport.objects.filter(pk=export.pk).update(
+        state=ExportState.BUILDING, key=key, files_done=0, bytes_done=0, note="",
+        files_total=len(files), bytes_total=sum(f.size for f in files))
+
+    def progress(files_done, bytes_done):
+        ZipExport.objects.filter(pk=export.pk).update(files_done=files_done,
+                                                      bytes_done=bytes_done)
+
+    upload = MultipartUpload(aws.client("s3"), settings.STRATUS_MEDIA_BUCKET, key)
+    try:
+        write_zip(upload, files, progress)
+        upload.complete()
+    except Exception as error:
+        upload.abort()
+        ZipExport.objects.filter(pk=export.pk).update(
+            state=ExportState.FAILED, note=f"{type(error).__name__}"[:200])
+        raise
+    ZipExport.objects.filter(pk=export.pk).update(
+        state=ExportState.READY, ready_at=timezone.now(), zip_size=upload.size)
+    logger.info("zip built export=%s files=%d bytes=%d", export.pk, len(files), upload.size)
+    return key
+
+
+def enqueue_build(export_id):
+    """Send build_zip; an outage is logged and the export marked failed, so the page says so."""
+    try:
+        build_zip.enqueue(export_id)
+    except ENQUEUE_ERRORS:
+        logger.exception("zip build not enqueued export=%s", export_id)
+        ZipExport.objects.filter(pk=export_id).update(
+            state=ExportState.FAILED, note="could not be queued")
