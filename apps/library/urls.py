@@ -26,6 +26,7 @@ register_converter(PublicIdConverter, "public_id")
 urlpatterns = [
     path("", views.file_list, name="list"),
     path("upload/", views.upload, name="upload"),
+    path("delete/", views.bulk_delete, name="bulk_delete"),
     path("<public_id:public_id>/", views.detail, name="detail"),
     path("<public_id:public_id>/download/", views.download, name="download"),
     path("<public_id:public_id>/preview/", views.preview, name="preview"),

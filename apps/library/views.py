@@ -5,20 +5,22 @@ from functools import partial
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.template.defaultfilters import pluralize
 from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apps.uploads.page import uploader_context
 from apps.uploads.quota import usage_of
 from storage_backends.budget import aws_budget_for_transfer
 
 from .csp import allow_media_origin, uploader_page
+from .deleting import delete_file
 from .forms import FileEditForm, UploadForm
 from .listing import MAX_QUERY_LENGTH, SORT_LABELS, Listing
 from .models import File, Kind
@@ -26,6 +28,8 @@ from .tasks import enqueue_file_facts, enqueue_previews, resend_overdue_tasks
 
 #: Files on one page of the library.
 PAGE_SIZE = 25
+#: Files one bulk delete may name (a page holds PAGE_SIZE).
+MAX_BULK = 100
 #: A browser keeps a preview's redirect for 1/this of the URL's life, so what it kept
 #: still works when used.
 PREVIEW_REDIRECT_SHARE = 4
@@ -142,8 +146,31 @@ def delete(request, public_id):
     its owner may restore it for STRATUS_TRASH_DAYS days."""
     file = _own_file(request, public_id)
     if request.method == "POST":
-        File.objects.live().filter(pk=file.pk).update(deleted_at=timezone.now())
+        delete_file(file)
         messages.success(request, f"Moved {file} to the trash.")
         return redirect("library:list")
     return render(request, "library/file_confirm_delete.html", {
         "file": file, "trash_days": settings.STRATUS_TRASH_DAYS})
+
+
+@login_required
+@require_POST
+def bulk_delete(request):
+    """Delete the files ticked on the list: the first POST (from the list) asks to confirm
+    them by name, the second (with `confirm`) deletes each through delete_file, as its own
+    page would. Only the user's own files count; anyone else's id is ignored, as is an
+    unknown one; more than MAX_BULK ids is a 400."""
+    ids = request.POST.getlist("files")
+    if len(ids) > MAX_BULK:
+        raise BadRequest(f"Select at most {MAX_BULK} files at a time.")
+    chosen = list(File.objects.live().filter(owner=request.user, public_id__in=ids))
+    if not chosen:
+        messages.info(request, "No files were selected: tick the files to delete first.")
+        return redirect("library:list")
+    if "confirm" not in request.POST:
+        return render(request, "library/file_confirm_bulk_delete.html", {
+            "files": chosen, "trash_days": settings.STRATUS_TRASH_DAYS})
+    for file in chosen:
+        delete_file(file)
+    messages.success(request, f"Moved {len(chosen)} file{pluralize(len(chosen))} to the trash.")
+    return redirect("library:list")

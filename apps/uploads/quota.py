@@ -6,10 +6,12 @@ started at once cannot overshoot together. The check runs where an upload is iss
 direct-upload API) and in the plain form before the file is stored.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 
@@ -64,8 +66,20 @@ def usage_of(user, pending=True):
     return Usage(files=files, pending=reserved, quota=settings.STRATUS_USER_QUOTA_BYTES)
 
 
-def lock_usage(user):
-    """Hold `user`'s row until the transaction ends, so two uploads checked at once are
-    counted one after the other (PostgreSQL; SQLite runs one writer at a time anyway).
-    Call inside transaction.atomic()."""
-    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+@contextmanager
+def usage_locked(user):
+    """A block in which `user`'s usage is checked and their new upload recorded, one such
+    block per user at a time: on PostgreSQL a transaction holding the user's row (SELECT
+    ... FOR UPDATE), so uploads issued at the same moment are counted one after the other.
+
+    Elsewhere (SQLite, the single-machine default) no transaction: SQLite cannot lock a row,
+    and a transaction that reads and then writes fails at once with "database is locked"
+    when another upload writes meanwhile, which the browser's parallel uploads do. There
+    two uploads issued at the same instant may each pass the check.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        yield

@@ -28,7 +28,7 @@ from .bucket import UploadBucket
 from .models import FINGERPRINT_LENGTH, PendingUpload
 from .page import describe
 from .publish import Refused, publish, too_big_message
-from .quota import lock_usage, usage_of
+from .quota import usage_locked, usage_of
 
 logger = logging.getLogger(__name__)
 
@@ -153,8 +153,7 @@ def uploads(request):
                       f"before starting another.", "too_many", status=429)
     # The quota is checked and the upload's room reserved (its row saved) under a lock on
     # the owner, so uploads issued at once are counted one after the other.
-    with transaction.atomic():
-        lock_usage(pending.owner)
+    with usage_locked(pending.owner):
         usage = usage_of(pending.owner)
         if not usage.allows(pending.size):
             logger.info("upload refused owner=%s size=%s reason=over-quota used=%s quota=%s",

@@ -50,7 +50,13 @@
       // Only what changed: a focused link or a loaded image elsewhere stays as it is.
       if (update !== null && update.hasAttribute("data-live")
           && update.innerHTML !== region.innerHTML) {
+        // Boxes the user ticked (bulk selection on the list) stay ticked in the new rows.
+        const ticked = new Set(Array.from(
+          region.querySelectorAll("input[type=checkbox]:checked"), (box) => box.value));
         region.replaceChildren(...update.childNodes);
+        for (const box of region.querySelectorAll("input[type=checkbox]")) {
+          box.checked = ticked.has(box.value);
+        }
       }
     }
     schedule();
