@@ -25,6 +25,10 @@ def test_a_link_with_a_password_is_opened_logged_out_and_counted(
     page.click(".share-form button:has-text('Create link')")
     link = page.input_value("#new-link-url")
     assert "/s/" in link
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.click("button:has-text('Copy')")
+    page.wait_for_selector("button:has-text('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == link
     screenshots(page, "sharing-new-link")
 
     visitor = browser.new_context(accept_downloads=True)  # no cookies: logged out

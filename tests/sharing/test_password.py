@@ -2,8 +2,6 @@
 
 import pytest
 
-from apps.sharing.models import ShareLink
-
 from .helpers import shared_url
 
 pytestmark = pytest.mark.django_db
