@@ -32,7 +32,7 @@ def test_tick_three_files_of_four_and_delete_them(page, tmp_path, screenshots):
     screenshots(page, "bulk-delete-confirm")
     page.click("main button:has-text('Delete 3 files')")
     page.wait_for_url("**/library/")
-    assert "Deleted 3 files." in page.inner_text("main")
+    assert "Moved 3 files to the trash." in page.inner_text("main")
     assert page.locator("tbody tr a").first.inner_text() == "keep.txt"
     assert page.locator("tbody tr").count() == 1
 

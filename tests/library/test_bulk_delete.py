@@ -46,14 +46,15 @@ def test_the_first_post_asks_to_confirm_the_files_by_name(user_client, three):
     assert File.objects.count() == 3
 
 
-def test_confirming_deletes_the_rows_and_their_objects(user_client, three, s3):
+def test_confirming_moves_the_files_to_the_trash_keeping_their_objects(user_client, three,
+                                                                       s3):
     chosen = three[:2]
     response = user_client.post(BULK, {"files": [f.public_id for f in chosen], "confirm": "1"})
     assert response.status_code == 302 and response.url == reverse("library:list")
-    assert list(File.objects.all()) == [three[2]]
-    assert not any(object_exists(s3, f.file.name) for f in chosen)
-    assert object_exists(s3, three[2].file.name)
-    assert "Deleted 2 files." in user_client.get(response.url).content.decode()
+    assert list(File.objects.live()) == [three[2]]
+    assert sorted(f.pk for f in File.objects.trashed()) == sorted(f.pk for f in chosen)
+    assert all(object_exists(s3, f.file.name) for f in chosen)  # until the trash is emptied
+    assert "Moved 2 files to the trash." in user_client.get(response.url).content.decode()
 
 
 def test_each_file_goes_through_the_single_delete_path(user_client, three, monkeypatch):
@@ -70,8 +71,8 @@ def test_another_users_files_are_ignored(user_client, other_client, three):
     response = other_client.post(BULK, {"files": [three[0].public_id, theirs.public_id],
                                         "confirm": "1"})
     assert response.status_code == 302
-    assert File.objects.filter(pk=three[0].pk).exists()
-    assert not File.objects.filter(pk=theirs.pk).exists()
+    assert File.objects.live().filter(pk=three[0].pk).exists()
+    assert not File.objects.live().filter(pk=theirs.pk).exists()
 
 
 def test_nothing_selected_says_so(user_client, three):
