@@ -243,3 +243,13 @@ def test_password_changed_page(axe_page, user, screenshots):
     log_in(axe_page)
     axe_page.goto("/accounts/password_change/done/")
     check(axe_page, "password-change-done", screenshots)
+
+
+def test_a_long_username_wraps_in_the_header(axe_page, django_user_model, screenshots):
+    long_name = "a-name-as-long-as-django-allows-" * 4 + "and-then-some"
+    django_user_model.objects.create_user(long_name, "long@example.com", PASSWORD)
+    log_in(axe_page, username=long_name)
+    axe_page.set_viewport_size({"width": WIDTHS["narrow"], "height": 800})
+    assert overflow(axe_page) <= 0
+    assert axe_page.locator("header button:has-text('Log out')").is_visible()
+    screenshots(axe_page, "page-long-username")
