@@ -7,7 +7,8 @@ call of a client method (`s3.head_object(...)`), or a method name given as a str
 matched against botocore's own models of the services Stratus uses, so nothing is listed by
 hand but what the code cannot show:
 
-- what django-storages calls on the buckets for Django's storage API (`LIBRARY_ACTIONS`);
+- what django-storages calls on the buckets for Django's storage API, and django-ses to
+  send mail (`LIBRARY_ACTIONS`);
 - what the CloudWatch agent calls to ship the logs (`AGENT_ACTIONS`);
 - Session Manager, through which operators run manage.py commands (`OPERATOR_ACCESS`).
 
@@ -55,9 +56,10 @@ IAM_ACTION = {
 }
 
 #: django-storages (the media and static storages, collectstatic): head, get, put
-#: (multipart for large files, aborted on failure), delete, list.
+#: (multipart for large files, aborted on failure), delete, list; django-ses (mail, through
+#: our client from storage_backends/ses.py): SES v2's SendEmail.
 LIBRARY_ACTIONS = frozenset({"s3:GetObject", "s3:PutObject", "s3:DeleteObject",
-                             "s3:ListBucket", "s3:AbortMultipartUpload"})
+                             "s3:ListBucket", "s3:AbortMultipartUpload", "ses:SendEmail"})
 #: The CloudWatch agent writing to the stack's existing log groups (its documentation:
 #: "Create IAM roles and users for use with the CloudWatch agent").
 AGENT_ACTIONS = frozenset({"logs:CreateLogStream", "logs:PutLogEvents",
