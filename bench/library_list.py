@@ -29,8 +29,8 @@ sys.path.insert(0, ROOT)
 
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/")
 BENCH_DATABASE = "stratus_bench_library"
-#: Queries a list page may take, whatever it holds: the user, the count, the page, and
-#: the usage figures.
+#: Queries a list page may take, whatever it holds: the user, the count, the page, the
+#: page's earlier copies (duplicates), and the two usage figures.
 QUERY_BUDGET = 6
 #: The migration that has File.kind but none of the list's indexes.
 WITHOUT_INDEXES = "0009_file_kind"

@@ -69,12 +69,26 @@ class Listing:
             found = found.filter(Q(original_name__icontains=word) | Q(title__icontains=word))
         if self.kind:
             found = found.filter(kind=self.kind)
-        # Each row with the public id of the first earlier file with the same bytes (a
-        # subquery per row shown, on the owner-and-checksum index), for "already in your
-        # library".
-        copy_of = earlier_copies(OuterRef("owner"), OuterRef("sha256"), OuterRef("uploaded_at"),
-                                 OuterRef("pk")).values("public_id")[:1]
-        return found.annotate(copy_of=Subquery(copy_of)).order_by(*SORTS[self.sort])
+        return found.order_by(*SORTS[self.sort])
+
+    @staticmethod
+    def mark_copies(page_files):
+        """Set `copy_of` on each of a page's files: the public id of the first file of the
+        same owner with the same bytes uploaded before it, or None ("already in your
+        library").
+
+        One query for the page, a subquery per file on the owner-and-checksum index. Not an
+        annotation of the list's own query: PostgreSQL would run the subquery for every row
+        an OFFSET skips too (seconds, at page 200 of 10,000 files).
+        """
+        page_files = list(page_files)
+        first = earlier_copies(OuterRef("owner"), OuterRef("sha256"), OuterRef("uploaded_at"),
+                               OuterRef("pk")).values("public_id")[:1]
+        copies = dict(File.objects.filter(pk__in=[file.pk for file in page_files])
+                      .annotate(copy_of=Subquery(first)).values_list("pk", "copy_of"))
+        for file in page_files:
+            file.copy_of = copies.get(file.pk)
+        return page_files
 
     @property
     def filtered(self):

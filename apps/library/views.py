@@ -50,6 +50,7 @@ def file_list(request):
     listing = Listing.from_params(request.GET)
     paginator = Paginator(listing.files(request.user), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = listing.mark_copies(page.object_list)
     return render(request, "library/file_list.html", {
         "page_obj": page, "listing": listing, "columns": listing.column_sorts(),
         "kinds": Kind.choices, "sorts": SORT_LABELS.items(),
