@@ -3,8 +3,14 @@ loading a session by one consistent read, and creating one by a conditional writ
 fresh key."""
 
 import hashlib
+import math
 
-from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, SessionBase
+from django.contrib.sessions.backends.base import (
+    VALID_KEY_CHARS,
+    CreateError,
+    SessionBase,
+    UpdateError,
+)
 from django.utils.crypto import get_random_string
 
 #: How many fresh keys `create()` tries before giving up. Django's keys are 32 characters
@@ -28,7 +34,9 @@ class ConditionalCreateSessionStore(SessionBase):
     """A SessionBase whose `save(must_create=True)` is a conditional write that raises
     CreateError when the key is taken; subclasses name their store in `store_name`, read a
     session's stored form with `_read(key)` (one consistent read) and turn it into the
-    encoded session, or None, with `_readable_data(stored)`."""
+    encoded session, or None, with `_readable_data(stored)`; `_write(encoded, expiry,
+    must_create)` is one conditional write (False when its condition fails: the key is
+    taken, or gone), `_remove(key)` one delete."""
 
     #: The store, for the message when every fresh key is refused.
     store_name = "the session store"
@@ -52,6 +60,24 @@ class ConditionalCreateSessionStore(SessionBase):
             self._session_key = None
             return {}
         return self.decode(data)
+
+    def save(self, must_create=False):
+        if self.session_key is None:
+            return self.create()
+        data = self._get_session(no_load=must_create)
+        if self.session_key is None:
+            # Loading it just now found the session gone: there is nothing to update.
+            raise UpdateError
+        expiry = math.ceil(self.get_expiry_date().timestamp())
+        if not self._write(self.encode(data), expiry, must_create):
+            raise CreateError if must_create else UpdateError
+
+    def delete(self, session_key=None):
+        if session_key is None:
+            session_key = self.session_key
+        if not self._validate_session_key(session_key):
+            return  # no item can have that key
+        self._remove(session_key)
 
     def create(self):
         for _ in range(CREATE_ATTEMPTS):

@@ -40,7 +40,6 @@ import time
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.exceptions import ImproperlyConfigured
 
 from .. import aws
@@ -115,31 +114,21 @@ class SessionStore(ConditionalCreateSessionStore):
         return item is not None and _unexpired(item, time.time())
 
     # -- writing --------------------------------------------------------------------------
-    def save(self, must_create=False):
-        if self.session_key is None:
-            return self.create()
-        data = self._get_session(no_load=must_create)
-        if self.session_key is None:
-            # Loading it just now found the session gone: there is nothing to update.
-            raise UpdateError
-        encoded = self.encode(data)
+    def _write(self, encoded, expiry, must_create):
         if len(encoded) > MAX_ENCODED_BYTES:
             raise ValueTooLarge(
                 f"session too large for one DynamoDB item: its encoding is {len(encoded)} "
                 f"bytes, more than the {MAX_ENCODED_BYTES} an item holds"
             )
-        values = {DATA: encoded, EXPIRY: math.ceil(self.get_expiry_date().timestamp())}
         condition = "attribute_not_exists(#k)" if must_create else "attribute_exists(#k)"
         try:
-            self._table.put(self.session_key, values, condition=condition, names=_NAMES)
+            self._table.put(self.session_key, {DATA: encoded, EXPIRY: expiry},
+                            condition=condition, names=_NAMES)
         except ConditionFailed:
-            raise (CreateError if must_create else UpdateError) from None
+            return False
+        return True
 
-    def delete(self, session_key=None):
-        if session_key is None:
-            session_key = self.session_key
-        if not self._validate_session_key(session_key):
-            return  # no item can have that key
+    def _remove(self, session_key):
         self._table.delete(session_key)
 
     @classmethod

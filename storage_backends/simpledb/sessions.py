@@ -38,7 +38,6 @@ import math
 import time
 
 from django.conf import settings
-from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.exceptions import ImproperlyConfigured
 
 from .. import aws
@@ -132,30 +131,21 @@ class SessionStore(ConditionalCreateSessionStore):
             return False
 
     # -- writing --------------------------------------------------------------------------
-    def save(self, must_create=False):
-        if self.session_key is None:
-            return self.create()
-        data = self._get_session(no_load=must_create)
-        if self.session_key is None:
-            # Loading it just now found the session gone: there is nothing to update.
-            raise UpdateError
+    def _write(self, encoded, expiry, must_create):
         try:
-            attributes = self._codec.encode(self.session_key, self.encode(data).encode("utf-8"))
+            attributes = self._codec.encode(self.session_key, encoded.encode("utf-8"))
         except ValueTooLarge as error:
             raise ValueTooLarge(f"session too large for one SimpleDB item: {error}") from error
-        attributes[EXPIRY] = expiry_value(math.ceil(self.get_expiry_date().timestamp()))
+        attributes[EXPIRY] = expiry_value(expiry)
         attributes[PRESENT] = "1"
         expect = Absent(PRESENT) if must_create else Present(PRESENT, "1")
         try:
             self._records.put(self.session_key, attributes, expect=expect)
         except ConditionFailed:
-            raise (CreateError if must_create else UpdateError) from None
+            return False
+        return True
 
-    def delete(self, session_key=None):
-        if session_key is None:
-            session_key = self.session_key
-        if not self._validate_session_key(session_key):
-            return  # no item can have that name
+    def _remove(self, session_key):
         self._records.delete(session_key)
 
     @classmethod
