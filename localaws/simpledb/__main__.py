@@ -5,6 +5,7 @@ import logging
 import signal
 import sqlite3
 import sys
+import threading
 
 from ..ports import PortUnavailable, listen
 from .models import Limits
@@ -59,10 +60,13 @@ def main(argv=None):
     except (PortUnavailable, OSError, sqlite3.Error) as error:
         print(f"localaws.simpledb: cannot start: {error}", file=sys.stderr, flush=True)
         return 1
-    # SIGTERM and SIGINT end the process through serve()'s KeyboardInterrupt, even
-    # when a parent shell started us with SIGINT ignored (as `cmd &` does in scripts).
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # SIGTERM and SIGINT only set an event: the server runs on its own thread and is stopped
+    # from here, so no KeyboardInterrupt lands inside the HTTP server's loop or its locks
+    # (one raised there once left the process running after SIGTERM).
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    server.start()
     access = next(iter(args.keys)) if args.keys else None
     print(f"SimpleDB emulator listening on {server.endpoint_url} "
           f"({'data in ' + args.data_dir if args.data_dir else 'in memory'}, "
@@ -70,9 +74,7 @@ def main(argv=None):
           f"{', control endpoint on' if args.control else ''})",
           flush=True)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        stopping.wait()
     finally:
         server.stop()
     return 0

@@ -5,7 +5,6 @@ client reuses its connections as it does against AWS, and a call costs no TCP ha
 thread start of its own (werkzeug's development server, moto's, closes every connection).
 """
 
-import logging
 import threading
 
 from cheroot import wsgi
@@ -39,8 +38,7 @@ class SimpleDBServer:
 
     `sock` (instead of host and port) serves on a socket the caller already listens on.
     `server.backend` is the in-process API to the data, `server.faults` the injection
-    settings; `start()` serves on a daemon thread (for tests), `serve_forever()` in the
-    calling thread (for the command line). `control=True` serves the control endpoint
+    settings; `start()` serves on a daemon thread until `stop()`. `control=True` serves the control endpoint
     (`localaws.simpledb.control`), behind the same signature check as the API.
     """
 
@@ -71,10 +69,6 @@ class SimpleDBServer:
         )
         self._thread.start()
         return self
-
-    def serve_forever(self):
-        logging.getLogger("localaws.simpledb").info("SimpleDB at %s", self.endpoint_url)
-        self._server.serve()
 
     def stop(self):
         self._server.stop()
