@@ -40,9 +40,13 @@ $(ASSETS): package.json package-lock.json $(wildcard assets/*)
 release: $(STAMP) $(ASSETS)
 	$(PY) bin/build-release
 
+# Test files are spread over TEST_WORKERS processes (pytest-xdist), whole files at a time so
+# that a module's fleet or stack starts once; each process starts its own local AWS stack.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) $(ASSETS) $(DEPLOY_STAMP)
 	bin/install-system-packages
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 PORT ?= 8000
 

@@ -51,6 +51,10 @@ class Point:
     def __eq__(self, other):
         return isinstance(other, Point) and (self.x, self.y) == (other.x, other.y)
 
+    def __repr__(self):
+        # Test ids are made from it: the same in every pytest-xdist worker.
+        return f"Point({self.x}, {self.y})"
+
 
 def run_async(scenario):
     """Run a coroutine function to its end on an event loop of its own, in a thread of its
