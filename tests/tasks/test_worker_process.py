@@ -425,9 +425,11 @@ def test_make_runs_worker_is_started_again_after_a_thread_dies_and_stops_on_ctrl
     process_jobs.kill_thread.enqueue("heartbeat")
     supervised.wait_for(r"thread=heartbeat died")
 
-    # Only a worker started again can run it: the first one stops receiving as its thread dies.
+    # Only a worker started again can run it: the first one stops receiving as its thread
+    # dies, and hands back at once what a receive in flight brings it (kept, the message
+    # would stay hidden for the 30 s visibility timeout).
     restarted = process_jobs.nap.enqueue(0)
-    wait_for_status(restarted, TaskResultStatus.SUCCESSFUL)
+    wait_for_status(restarted, TaskResultStatus.SUCCESSFUL, timeout=20)
     assert any("sqs_worker exited with status 1; starting it again" in line
                for line in supervised.stderr), supervised.output()
     # Ctrl-C under honcho: SIGINT to the whole process group, the loop ends with the worker.

@@ -44,6 +44,9 @@ from .running import Runner
 from .settling import Settler
 from .supervision import Control, Crew
 
+# Seconds beyond the long-poll wait a stopping worker gives a receive in flight to return.
+RECEIVE_MARGIN = 5
+
 __all__ = ["SERVICE_ERRORS", "Delivery", "Outcome", "Worker", "default_worker_id"]
 
 logger = logging.getLogger("storage_backends.tasks.worker")
@@ -123,6 +126,12 @@ class Worker:
         self._wait(crew)
         control.stopping.set()
         self.ledger.wake()
+        if not control.stop_now.is_set():
+            # A long poll in flight still takes messages after its process is gone (SQS
+            # hides them for the visibility timeout): let each return, and its receiver
+            # hand what it brings back at once. A normal stop waited in _wait already; a
+            # thread's death did not.
+            crew.join("receiver-", self.wait_seconds + RECEIVE_MARGIN)
         handed_back = self.settler.hand_back_all()
         control.stop_now.set()  # flushers and heartbeat end
         runner.shutdown()

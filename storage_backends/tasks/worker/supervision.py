@@ -14,6 +14,7 @@ receiver, or whose heartbeat keeps messages hidden for ever, is what this preven
 
 import logging
 import threading
+import time
 
 logger = logging.getLogger("storage_backends.tasks.worker")
 
@@ -74,3 +75,10 @@ class Crew:
     def alive(self, prefix):
         """Whether a thread whose name starts with `prefix` is still running."""
         return any(t.is_alive() for t in self.threads if t.name.startswith(prefix))
+
+    def join(self, prefix, timeout):
+        """Wait up to `timeout` seconds in all for the threads whose names start with `prefix`."""
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            if thread.name.startswith(prefix):
+                thread.join(max(0.0, deadline - time.monotonic()))
