@@ -3,6 +3,7 @@
 import math
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import RedirectURLMixin
@@ -45,7 +46,16 @@ class SignupView(RedirectURLMixin, FormView):
 
     def form_valid(self, form):
         """Save the user and log them in: signing up is signing in."""
-        user = form.save()
+        try:
+            with transaction.atomic():
+                user = form.save()
+        except IntegrityError:
+            # Another sign-up took the username or address since the form was checked: a
+            # second check now names which.
+            form = self.get_form()
+            if form.is_valid():
+                raise
+            return self.form_invalid(form)
         # Signed in by the backend that checks passwords (the throttle's checks none).
         auth_login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         return HttpResponseRedirect(self.get_success_url())

@@ -1,6 +1,11 @@
 """Sign-up: Django's UserCreationForm, then logged in and sent to the library."""
 
+import pytest
+from django.db import IntegrityError, transaction
 from django.urls import reverse
+
+from apps.accounts.forms import SignupForm
+from apps.accounts.views import SignupView
 
 from .conftest import PASSWORD, USERNAME, form_errors, is_authenticated
 
@@ -110,3 +115,33 @@ def test_signup_with_an_address_another_account_has_shows_the_error_and_creates_
     assert response.context["form"].errors["email"] == [
         "An account with this email address already exists."]
     assert not django_user_model.objects.filter(username="bob").exists()
+
+
+def test_two_accounts_cannot_share_an_address_whatever_its_case(django_user_model, db):
+    django_user_model.objects.create_user("carol", "Bob@Example.com", PASSWORD)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        django_user_model.objects.create_user("dave", "bob@example.com", PASSWORD)
+
+
+def test_accounts_without_an_address_are_not_constrained(django_user_model, db):
+    django_user_model.objects.create_user("carol", "", PASSWORD)
+    django_user_model.objects.create_user("dave", "", PASSWORD)
+    assert django_user_model.objects.filter(email="").count() == 2
+
+
+def test_a_signup_that_loses_a_race_for_its_address_shows_the_error(rf, django_user_model):
+    data = {"username": "bob", "email": "bob@example.com", "password1": PASSWORD,
+            "password2": PASSWORD}
+    form = SignupForm(data)
+    assert form.is_valid()
+    # Another sign-up saves the same address after this form was checked, before it saves.
+    django_user_model.objects.create_user("carol", "bob@example.com", PASSWORD)
+    view = SignupView()
+    view.setup(rf.post(reverse("signup"), data))
+
+    response = view.form_valid(form)
+
+    assert response.status_code == 200
+    assert response.context_data["form"].errors["email"] == [
+        "An account with this email address already exists."]
+    assert list(django_user_model.objects.values_list("username", flat=True)) == ["carol"]
