@@ -125,7 +125,8 @@ def test_on_ctrl_c_the_worker_stops_before_the_local_stack_without_a_connection_
     output = "\n".join(honcho.lines)
     assert "receive failed" not in output
     assert "Traceback" not in output
-    # Everything stopped of itself, within honcho's 5 s: nothing had to be killed.
-    assert "SIGKILL" not in output
+    # The worker stopped of itself, within honcho's 5 s: it did not have to be killed. (The
+    # stack holds nothing worth a clean stop; on a loaded machine honcho may kill it.)
+    assert "SIGKILL to worker" not in output
     assert honcho.index("worker.1 stopped") < honcho.index("aws.1 stopped")
 
