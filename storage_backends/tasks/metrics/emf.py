@@ -21,6 +21,8 @@ import logging
 
 logger = logging.getLogger("storage_backends.tasks.metrics")
 
+#: The metric of a worker's heartbeat line (the deploy template's WorkersSilentAlarm).
+WORKER_REPORTS = "WorkerReports"
 COUNTS = (("TasksSucceeded", "succeeded"), ("TasksRetried", "retried"), ("TasksFailed", "failed"))
 
 
@@ -32,8 +34,8 @@ def documents(interval, previous, queues, namespace, now):
     found = [{
         "_aws": {"Timestamp": stamp, "CloudWatchMetrics": [{
             "Namespace": namespace, "Dimensions": [["Queue"]],
-            "Metrics": [{"Name": "WorkerReports", "Unit": "Count"}]}]},
-        "Queue": queue, "WorkerReports": 1,
+            "Metrics": [{"Name": WORKER_REPORTS, "Unit": "Count"}]}]},
+        "Queue": queue, WORKER_REPORTS: 1,
     } for queue in queues]
     for (queue, task), series in interval.series.items():
         counts = (series.succeeded, series.retried, series.failed)
