@@ -38,8 +38,11 @@ from .queues import Queues
 from .results import result_store
 
 
-#: Connections the metrics store's client keeps: a worker's reporter, or one reader.
+#: The metrics store's client: connections it keeps (a worker's reporter, or a few
+#: readers), seconds it waits for an answer, attempts per call.
 METRICS_CONNECTIONS = 4
+METRICS_READ_TIMEOUT = 5
+METRICS_ATTEMPTS = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,9 +110,13 @@ class SQSBackend(BaseTaskBackend):
         from .metrics.store import metrics_store
 
         service = "dynamodb" if self.config.results_store == "dynamodb" else "sdb"
-        # A client of its own: a report is one call per interval, and never waits for a
-        # connection behind the task threads' result writes.
-        client = aws.client(service, max_pool_connections=METRICS_CONNECTIONS)
+        # A client of its own: a report is one call per interval, never waits for a
+        # connection behind the task threads' result writes, and gives up soon (the next
+        # report replaces it), so a stopping worker's last report holds it seconds at most.
+        client = aws.client(service, max_pool_connections=METRICS_CONNECTIONS,
+                            read_timeout=METRICS_READ_TIMEOUT,
+                            retries={"mode": settings.AWS_RETRY_MODE,
+                                     "total_max_attempts": METRICS_ATTEMPTS})
         return self._built_on("metrics", client, lambda made: metrics_store(self.config, made))
 
     @property

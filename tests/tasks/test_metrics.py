@@ -154,6 +154,19 @@ def test_a_worker_with_metrics_off_writes_no_report(no_metrics, tasks, run_worke
     assert calls == []
 
 
+@pytest.fixture
+def reports_unwritable(task_options):
+    task_options.update(METRICS_DOMAIN="stratus-no-such-domain",
+                        METRICS_TABLE="stratus-no-such-table")
+
+
+def test_a_worker_whose_reports_cannot_be_written_runs_its_tasks_and_says_why(
+        reports_unwritable, tasks, run_worker, caplog):
+    jobs.add.enqueue(1, 2)
+    assert run_worker().processed == 1
+    assert "metrics report failed" in caplog.text
+
+
 # -- what a reader gathers -------------------------------------------------------------------
 def test_gathered_figures_have_each_queues_counts_and_dead_letters(tasks):
     name = tasks.config.sqs_name("default")

@@ -9,10 +9,18 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
+from storage_backends.tasks import options
 from storage_backends.tasks.metrics import emf, exposition, records
-from storage_backends.tasks.metrics.collector import BUCKETS, MAX_SAMPLES, MAX_SERIES, OTHER, \
-    Collector, Histogram
+from storage_backends.tasks.metrics.collector import (
+    BUCKETS,
+    MAX_SAMPLES,
+    MAX_SERIES,
+    OTHER,
+    Collector,
+    Histogram,
+)
 from storage_backends.tasks.metrics.figures import Figures, QueueFigures, quantile
 
 NOW = 1_700_000_000.0
@@ -390,3 +398,28 @@ def test_an_emf_line_is_logged_with_its_members_at_the_root_of_a_json_line():
     [task_line] = [line for line in lines if "Task" in line]
     assert task_line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Stratus/Tasks"
     assert (task_line["Queue"], task_line["Task"], task_line["TasksSucceeded"]) == ("q", "t", 1)
+
+
+# -- options -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", [-1, 601, "15", 1.5, True])
+def test_a_metrics_interval_outside_0_to_600_seconds_is_improperly_configured(value):
+    with pytest.raises(ImproperlyConfigured, match=r"OPTIONS\['METRICS_INTERVAL'\]"):
+        options.parse({"METRICS_INTERVAL": value}, ["default"])
+
+
+def test_metrics_emf_must_be_a_boolean():
+    with pytest.raises(ImproperlyConfigured, match=r"OPTIONS\['METRICS_EMF'\]"):
+        options.parse({"METRICS_EMF": "false"}, ["default"])
+
+
+@pytest.mark.parametrize("namespace", ["", "AWS/SQS", "bad\nname", "x" * 256])
+def test_a_namespace_cloudwatch_would_refuse_or_reserves_is_improperly_configured(namespace):
+    with pytest.raises(ImproperlyConfigured, match="METRICS_NAMESPACE"):
+        options.parse({"METRICS_NAMESPACE": namespace}, ["default"])
+
+
+@pytest.mark.parametrize(("store", "option"), [("simpledb", "METRICS_DOMAIN"),
+                                               ("dynamodb", "METRICS_TABLE")])
+def test_a_metrics_store_name_its_store_would_refuse_is_improperly_configured(store, option):
+    with pytest.raises(ImproperlyConfigured, match=option):
+        options.parse({"RESULTS_STORE": store, option: "no"}, ["default"])
