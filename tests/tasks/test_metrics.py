@@ -11,6 +11,8 @@ from django.test import Client
 
 from storage_backends.tasks.metrics import figures, records, store
 from storage_backends.tasks.metrics.collector import Collector
+from storage_backends.tasks.metrics.reporter import Reporter
+from storage_backends.tasks.worker import Worker
 from tests.tasks import jobs
 from tests.tasks.stores import on_both_stores
 
@@ -152,6 +154,15 @@ def test_a_worker_with_metrics_off_writes_no_report(no_metrics, tasks, run_worke
     with metrics_calls(tasks) as calls:
         run_worker()
     assert calls == []
+
+
+def test_no_report_lands_after_a_workers_last(tasks):
+    worker = Worker(tasks)
+    reporter = Reporter(worker, worker.metrics)
+    reporter.report_safely(stopped=True)
+    reporter.report_safely()  # the report thread's tick, late
+    [report] = mine(tasks)
+    assert report.stopped
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ cumulative): the thread never dies of it, and the worker never waits for it.
 """
 
 import logging
+import threading
 import time
 
 from ..worker.deliveries import SERVICE_ERRORS
@@ -25,6 +26,10 @@ class Reporter:
         self.interval = self.config.metrics_interval
         self.started = time.time()
         self._emitted = {}  # (queue, task) -> counts at the last EMF line
+        # One report at a time, and none after the last: a report of the thread still
+        # being written must not land over the stopped one.
+        self._lock = threading.Lock()
+        self._stopped = False
 
     def loop(self):
         """Report every interval until the worker stops now (its thread's target)."""
@@ -41,14 +46,18 @@ class Reporter:
             self.report_safely()
 
     def report_safely(self, stopped=False):
-        """Report; log (never raise) whatever goes wrong."""
-        try:
-            self.report(stopped)
-        except SERVICE_ERRORS as error:
-            logger.warning("worker=%s metrics report failed error=%r", self.worker.worker_id,
-                           error)
-        except Exception:  # noqa: BLE001 - figures must never stop the worker
-            logger.exception("worker=%s metrics report failed", self.worker.worker_id)
+        """Report (`stopped`: the worker's last); log (never raise) whatever goes wrong."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = stopped
+            try:
+                self.report(stopped)
+            except SERVICE_ERRORS as error:
+                logger.warning("worker=%s metrics report failed error=%r",
+                               self.worker.worker_id, error)
+            except Exception:  # noqa: BLE001 - figures must never stop the worker
+                logger.exception("worker=%s metrics report failed", self.worker.worker_id)
 
     def report(self, stopped=False):
         worker = self.worker
