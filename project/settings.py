@@ -165,7 +165,7 @@ STRATUS_SIMPLEDB_DOMAIN_PREFIX = env.str("STRATUS_SIMPLEDB_DOMAIN_PREFIX", defau
 _SIMPLEDB_DOMAINS = {
     name: env.str(f"STRATUS_SIMPLEDB_{name.upper().replace('-', '_')}_DOMAIN",
                   default=STRATUS_SIMPLEDB_DOMAIN_PREFIX + name)
-    for name in ("sessions", "cache", "login-failures", "task-results")
+    for name in ("sessions", "cache", "login-failures", "task-results", "task-metrics")
 }
 SIMPLEDB_SESSIONS_DOMAIN = _SIMPLEDB_DOMAINS["sessions"]
 SIMPLEDB_CACHE_DOMAIN = _SIMPLEDB_DOMAINS["cache"]
@@ -304,9 +304,19 @@ TASKS = {
             # bucket under a prefix that provision_aws gives a lifecycle rule.
             "PAYLOAD_BUCKET": STRATUS_MEDIA_BUCKET,
             "PAYLOAD_PREFIX": "task-payloads/",
+            # Workers' reports (docs/tasks.md, "Metrics"): every METRICS_INTERVAL seconds to
+            # <domain or table prefix>task-metrics; with METRICS_EMF also as CloudWatch
+            # embedded metric format log lines (the production JSON logs carry them).
+            "METRICS_INTERVAL": env.int("STRATUS_TASK_METRICS_INTERVAL", 15, minimum=0),
+            "METRICS_DOMAIN": _SIMPLEDB_DOMAINS["task-metrics"],
+            "METRICS_TABLE": STRATUS_DYNAMODB_TABLE_PREFIX + "task-metrics",
+            "METRICS_EMF": env.bool("STRATUS_TASK_METRICS_EMF", PRODUCTION),
         },
     },
 }
+# The /metrics endpoint (Prometheus's text format) answers only requests bearing this token
+# (`Authorization: Bearer ...`); without one it is off (404).
+STRATUS_METRICS_TOKEN = env.str("STRATUS_METRICS_TOKEN", default="")
 
 # Worker side of an Auto Scaling terminate lifecycle hook (docs/tasks.md, "The worker"):
 # with a hook name, `sqs_worker` polls the instance metadata every POLL seconds and, once

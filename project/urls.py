@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from storage_backends.tasks.metrics.views import metrics_view
+
 handler500 = "apps.ops.views.server_error"
 
 urlpatterns = [
@@ -18,4 +20,6 @@ urlpatterns = [
     path("library/exports/", include("apps.exports.urls")),
     path("s/", include("apps.sharing.public_urls")),
     path("admin/", admin.site.urls),
+    # Prometheus's text format, off unless STRATUS_METRICS_TOKEN is set (docs/tasks.md).
+    path("metrics", metrics_view, name="metrics"),
 ]

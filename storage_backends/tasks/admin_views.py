@@ -9,7 +9,7 @@ and replaces all of the admin's URLs for it with its own views and templates
   task path and queue; one result with its times, attempts, arguments, return value and
   errors; "re-enqueue" (POST) sends the same task again through the backend's `enqueue`.
 - Task queues (`TaskQueueAdmin`): SQS's approximate counts for every queue and its
-  dead-letter queue.
+  dead-letter queue; and Task metrics, the figures /metrics exports (metrics/dashboard.py).
 - Dead letters (`DeadLetterAdmin`): each DLQ's messages, one message, and the actions
   redrive and delete (POST), by message id (deadletters.py says how). Redrive is offered,
   and done, only for messages that can run; the others can be inspected and deleted.
@@ -44,6 +44,7 @@ from django.utils.timesince import timesince
 from .. import resources
 from .deadletters import LOOK_VISIBILITY, MAX_LISTED, dead_letter_queue
 from .messages import BadMessage, resolve_task
+from .metrics import dashboard, figures
 from .queues import missing_queue
 from .results import MAX_LISTED as MAX_RESULTS
 from .results import parse_time
@@ -336,8 +337,9 @@ class TaskQueueAdmin(_TaskPages):
         return False
 
     def get_urls(self):
-        return [path("", self.admin_site.admin_view(self.changelist_view),
-                     name=self._name("changelist"))]
+        wrap = self.admin_site.admin_view
+        return [path("", wrap(self.changelist_view), name=self._name("changelist")),
+                path("metrics/", wrap(self.metrics_view), name=self._name("metrics"))]
 
     def changelist_view(self, request, extra_context=None):
         self._require(self.has_view_permission(request))
@@ -347,7 +349,14 @@ class TaskQueueAdmin(_TaskPages):
                 f"admin:{self.opts.app_label}_deadletter_queue",
                 args=[row["queue"].dead_letter_name], current_app=self.admin_site.name)
         return self._render(request, "queues/list.html", "Task queues",
-                            {"rows": rows, "unreachable": unreachable})
+                            {"rows": rows, "unreachable": unreachable,
+                             "metrics_url": self._url("metrics")})
+
+    def metrics_view(self, request):
+        """Queues, tasks and workers: the figures /metrics exports (metrics/dashboard.py)."""
+        self._require(self.has_view_permission(request))
+        return self._render(request, "metrics.html", "Task metrics",
+                            dashboard.context(figures.gather()))
 
 
 # -- dead letters -------------------------------------------------------------------------------

@@ -38,6 +38,13 @@ from .queues import Queues
 from .results import result_store
 
 
+#: The metrics store's client: connections it keeps (a worker's reporter, or a few
+#: readers), seconds it waits for an answer, attempts per call.
+METRICS_CONNECTIONS = 4
+METRICS_READ_TIMEOUT = 5
+METRICS_ATTEMPTS = 2
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SQSTask(Task):
     """A django.tasks Task that may set its own `max_attempts` (`@task(max_attempts=5)`)."""
@@ -96,6 +103,21 @@ class SQSBackend(BaseTaskBackend):
                             max_pool_connections=max(settings.AWS_MAX_POOL_CONNECTIONS, 16))
         return self._built_on("results", client, lambda made: result_store(
             self.config, made, s3=aws.client("s3") if self.config.payload_bucket else None))
+
+    @property
+    def metrics(self):
+        """Workers' reports (storage_backends.tasks.metrics.store), in RESULTS_STORE."""
+        from .metrics.store import metrics_store
+
+        service = "dynamodb" if self.config.results_store == "dynamodb" else "sdb"
+        # A client of its own: a report is one call per interval, never waits for a
+        # connection behind the task threads' result writes, and gives up soon (the next
+        # report replaces it), so a stopping worker's last report holds it seconds at most.
+        client = aws.client(service, max_pool_connections=METRICS_CONNECTIONS,
+                            read_timeout=METRICS_READ_TIMEOUT,
+                            retries={"mode": settings.AWS_RETRY_MODE,
+                                     "total_max_attempts": METRICS_ATTEMPTS})
+        return self._built_on("metrics", client, lambda made: metrics_store(self.config, made))
 
     @property
     def payloads(self):

@@ -16,6 +16,11 @@ QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 #: SQS's longest visibility timeout (12 hours) and longest long-poll wait.
 MAX_VISIBILITY_SECONDS = 12 * 3600
 MAX_WAIT_SECONDS = 20
+#: The longest METRICS_INTERVAL: a report an hour apart is no liveness signal (and records
+#: are kept an hour: storage_backends.tasks.metrics.store.RECORD_RETENTION).
+MAX_METRICS_INTERVAL = 600
+#: What CloudWatch accepts as a metric namespace.
+NAMESPACE = re.compile(r"[A-Za-z0-9 ._/#:-]{1,255}")
 #: SQS's longest per-message delay; longer deferrals are re-sent (docs/tasks.md, "Capabilities").
 MAX_DELAY_SECONDS = 900
 
@@ -39,6 +44,14 @@ DEFAULTS = {
     "PAYLOAD_BUCKET": None,
     "PAYLOAD_PREFIX": "task-payloads/",
     "SHUTDOWN_GRACE": 30,
+    # Workers' figures (storage_backends.tasks.metrics): each worker writes a report every
+    # METRICS_INTERVAL seconds (0: none) to the results store, in a domain or table of its own.
+    "METRICS_INTERVAL": 15,
+    "METRICS_DOMAIN": "stratus-task-metrics",
+    "METRICS_TABLE": "stratus-task-metrics",
+    # Also log one CloudWatch embedded metric format line per interval, in this namespace.
+    "METRICS_EMF": False,
+    "METRICS_NAMESPACE": "Stratus/Tasks",
 }
 
 
@@ -62,6 +75,11 @@ class Options:
     payload_bucket: str | None
     payload_prefix: str
     shutdown_grace: float
+    metrics_interval: int = 15
+    metrics_domain: str = "stratus-task-metrics"
+    metrics_table: str = "stratus-task-metrics"
+    metrics_emf: bool = False
+    metrics_namespace: str = "Stratus/Tasks"
     queue_names: tuple = field(default=())
 
     def sqs_name(self, queue_name, band=""):
@@ -142,6 +160,11 @@ def parse(options, queue_names):
         payload_bucket=merged["PAYLOAD_BUCKET"] or None,
         payload_prefix=str(merged["PAYLOAD_PREFIX"]),
         shutdown_grace=_integer(merged, "SHUTDOWN_GRACE", 0),
+        metrics_interval=_integer(merged, "METRICS_INTERVAL", 0, MAX_METRICS_INTERVAL),
+        metrics_domain=str(merged["METRICS_DOMAIN"]),
+        metrics_table=str(merged["METRICS_TABLE"]),
+        metrics_emf=_boolean(merged, "METRICS_EMF"),
+        metrics_namespace=str(merged["METRICS_NAMESPACE"]),
         queue_names=tuple(queue_names),
     )
     if parsed.results_store not in STORES:
@@ -154,6 +177,16 @@ def parse(options, queue_names):
     if parsed.results_store == "dynamodb" and not TABLE_NAME.fullmatch(parsed.results_table):
         raise ImproperlyConfigured(f"RESULTS_TABLE {parsed.results_table!r} is not a valid "
                                    "DynamoDB table name")
+    if parsed.results_store == "simpledb" and not DOMAIN_NAME.fullmatch(parsed.metrics_domain):
+        raise ImproperlyConfigured(f"METRICS_DOMAIN {parsed.metrics_domain!r} is not a valid "
+                                   "SimpleDB domain name")
+    if parsed.results_store == "dynamodb" and not TABLE_NAME.fullmatch(parsed.metrics_table):
+        raise ImproperlyConfigured(f"METRICS_TABLE {parsed.metrics_table!r} is not a valid "
+                                   "DynamoDB table name")
+    if not NAMESPACE.fullmatch(parsed.metrics_namespace) \
+            or parsed.metrics_namespace.startswith("AWS/"):
+        raise ImproperlyConfigured(f"METRICS_NAMESPACE {parsed.metrics_namespace!r} is not a "
+                                   "CloudWatch namespace of one's own")
     for name in parsed.sqs_names():
         if not QUEUE_NAME.fullmatch(name + "-dlq"):
             raise ImproperlyConfigured(

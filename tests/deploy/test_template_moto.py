@@ -125,7 +125,7 @@ def test_dead_letter_queues_keep_messages_fourteen_days(stack):
 
 def test_dynamodb_tables_are_keyed_by_k_and_billed_on_demand(stack):
     dynamodb = stack.client("dynamodb")
-    for suffix in ("sessions", "cache", "login-failures", "task-results"):
+    for suffix in ("sessions", "cache", "login-failures", "task-results", "task-metrics"):
         table = dynamodb.describe_table(TableName=f"{stack.name}-{suffix}")["Table"]
         assert table["KeySchema"] == [{"AttributeName": "k", "KeyType": "HASH"}]
         assert table["AttributeDefinitions"] == [{"AttributeName": "k", "AttributeType": "S"}]
@@ -227,7 +227,8 @@ def test_worker_completes_the_stacks_hook_by_the_names_its_stack_env_gives(
 def test_on_simpledb_the_stack_makes_no_tables(deploy):
     simpledb = deploy(StateStore="simpledb")
     made = simpledb.physical_ids()
-    assert not {"SessionsTable", "CacheTable", "LoginFailuresTable", "TaskResultsTable"} & set(made)
+    assert not {"SessionsTable", "CacheTable", "LoginFailuresTable", "TaskResultsTable",
+                "TaskMetricsTable"} & set(made)
     assert simpledb.stack_env("WebLaunchTemplate")["STRATUS_STATE_STORE"] == "simpledb"
 
 

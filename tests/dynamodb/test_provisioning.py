@@ -18,7 +18,7 @@ DYNAMODB_CACHE = "storage_backends.dynamodb.cache.DynamoDBCache"
 @pytest.fixture
 def tag(settings):
     """Settings as STRATUS_STATE_STORE=dynamodb makes them, under names no other test uses:
-    sessions, both cache aliases and the task results in DynamoDB tables."""
+    sessions, both cache aliases, the task results and workers' reports in DynamoDB tables."""
     tag = f"t{uuid.uuid4().hex[:8]}"
     settings.SESSION_ENGINE = "storage_backends.dynamodb.sessions"
     settings.DYNAMODB_SESSIONS_TABLE = f"{tag}-sessions"
@@ -28,13 +28,13 @@ def tag(settings):
     settings.TASKS = {"default": {**settings.TASKS["default"], "OPTIONS": {
         **settings.TASKS["default"]["OPTIONS"], "QUEUE_PREFIX": f"{tag}-",
         "RESULTS_STORE": "dynamodb", "RESULTS_DOMAIN": f"{tag}-unused",
-        "RESULTS_TABLE": f"{tag}-task-results"}}}
+        "RESULTS_TABLE": f"{tag}-task-results", "METRICS_TABLE": f"{tag}-task-metrics"}}}
     return tag
 
 
 def tables(tag):
     return [f"{tag}-{name}" for name in ("sessions", "default", "login-failures",
-                                         "task-results")]
+                                         "task-results", "task-metrics")]
 
 
 def provision(*args):
@@ -60,7 +60,7 @@ def recovery_of(name):
 
 
 # -- what is provisioned --------------------------------------------------------------------
-def test_the_tables_in_use_are_the_sessions_both_caches_and_the_task_results(tag):
+def test_the_tables_in_use_are_the_sessions_both_caches_task_results_and_workers_reports(tag):
     assert resources.tables() == tables(tag)
 
 
@@ -92,7 +92,7 @@ def test_provision_twice_changes_nothing_and_says_so(tag):
     provision()
     output = provision()
     assert "created" not in output
-    assert output.count("DynamoDB table") == output.count(": exists, on demand, TTL on x") == 4
+    assert output.count("DynamoDB table") == output.count(": exists, on demand, TTL on x") == 5
     assert "All AWS resources are in place." in provision("--check")
 
 
@@ -105,7 +105,7 @@ def test_locally_point_in_time_recovery_is_left_as_it_is(tag):
 def test_in_production_point_in_time_recovery_is_turned_on(tag, settings):
     settings.PRODUCTION = True
     output = provision()
-    assert output.count("point-in-time recovery on") == 4
+    assert output.count("point-in-time recovery on") == 5
     assert all(recovery_of(name) == "ENABLED" for name in tables(tag))
     assert "All AWS resources are in place." in provision("--check")
 

@@ -25,6 +25,7 @@ def fresh_names(settings):
                                               "QUEUE_PREFIX": f"t{tag}-",
                                               "RESULTS_STORE": "simpledb",
                                               "RESULTS_DOMAIN": f"t{tag}-task-results",
+                                              "METRICS_DOMAIN": f"t{tag}-task-metrics",
                                               "PAYLOAD_BUCKET": f"media-{tag}"}}}
     settings.SIMPLEDB_SESSIONS_DOMAIN = f"t{tag}-sessions"
     settings.SESSION_ENGINE = "storage_backends.simpledb.sessions"
@@ -56,9 +57,10 @@ def test_provision_twice_changes_nothing_and_says_so(fresh_names):
     provision()
     output = provision()
     assert "created" not in output
-    # the bucket, two queues in two priority bands, four domains: sessions, each CACHES
-    # alias's (default, login_failures) and task results (only domains in use)
-    assert output.count("exists") == 1 + 4 + 4
+    # the bucket, two queues in two priority bands, five domains: sessions, each CACHES
+    # alias's (default, login_failures), task results and workers' reports (only domains
+    # in use)
+    assert output.count("exists") == 1 + 4 + 5
     assert "All AWS resources are in place." in provision("--check")
 
 

@@ -14,6 +14,8 @@ per concern:
 - `storage_backends.tasks.lifecycle` (with `lifecycle=`): a thread reads the instance
   metadata and drains the worker once Auto Scaling is terminating its instance; after the
   drain the worker completes the lifecycle action;
+- `storage_backends.tasks.metrics`: a collector counts each run (outcome, run and wait
+  times) in memory; a reporter thread writes the worker's report every METRICS_INTERVAL;
 - `supervision`: stopping, and watching the threads: if a receiver, flusher, heartbeat or
   marker thread dies, the worker hands back what it holds and stops with `failure` set
   (`sqs_worker` then exits non-zero, so that a supervisor starts a new one).
@@ -36,6 +38,8 @@ import time
 
 from django.utils.crypto import get_random_string
 
+from ..metrics.collector import Collector
+from ..metrics.reporter import Reporter
 from .deliveries import MAX_RECEIVE, SERVICE_ERRORS, Delivery, Ledger, Outcome
 from .heartbeat import Heartbeat, Marker
 from .outcomes import Flusher
@@ -89,6 +93,8 @@ class Worker:
         # Orders the writes of one result: RUNNING marks and leases, then its outcome.
         self._mark_lock = threading.Lock()
         self.settler = Settler(backend, self.ledger, self.worker_id, self._mark_lock)
+        #: What the worker has run, counted in memory (storage_backends.tasks.metrics).
+        self.metrics = Collector(samples=self.config.metrics_emf)
 
     @property
     def processed(self):
@@ -106,7 +112,7 @@ class Worker:
         control = self.control
         crew = Crew(self.worker_id)
         runner = Runner(self.backend, self.ledger, self.settler, self._outcomes,
-                        self.worker_id, self.visibility, self.concurrency)
+                        self.worker_id, self.visibility, self.concurrency, self.metrics)
         receiver = Receiver(self, runner)
         flusher = Flusher(self.backend, self.ledger, self.settler, self._outcomes, control,
                           self._mark_lock, self.worker_id)
@@ -123,6 +129,9 @@ class Worker:
                                     self.worker_id).loop)
         if self.lifecycle is not None:
             crew.start("lifecycle", lambda: self.lifecycle.watch(control))
+        reporter = Reporter(self, self.metrics) if self.config.metrics_interval else None
+        if reporter is not None:
+            crew.start("metrics", reporter.loop)
         self._wait(crew)
         control.stopping.set()
         self.ledger.wake()
@@ -135,6 +144,8 @@ class Worker:
         handed_back = self.settler.hand_back_all()
         control.stop_now.set()  # flushers and heartbeat end
         runner.shutdown()
+        if reporter is not None:
+            reporter.report_safely(stopped=True)
         if self.lifecycle is not None:
             # Everything is finished or handed back: the instance may go.
             self.lifecycle.finish()

@@ -19,6 +19,7 @@ from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 from django.utils.json import normalize_json
 
+from ..metrics.collector import Collector
 from ..results import epoch, format_time, parse_time
 from .deliveries import Outcome
 
@@ -31,7 +32,8 @@ FAULT_BACKOFF = 5
 class Runner:
     """Starts checked deliveries in the task pool and turns each run into an Outcome."""
 
-    def __init__(self, backend, ledger, settler, outcomes, worker_id, visibility, concurrency):
+    def __init__(self, backend, ledger, settler, outcomes, worker_id, visibility, concurrency,
+                 metrics=None):
         self.backend = backend
         self.config = backend.config
         self.ledger = ledger
@@ -41,6 +43,8 @@ class Runner:
         self.visibility = visibility
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="task")
         self._tasks_as_sent = {}
+        #: Counts each run (storage_backends.tasks.metrics.collector.Collector).
+        self.metrics = metrics if metrics is not None else Collector()
 
     def start(self, delivery, now):
         """Hand a checked delivery (payload, task and result record read) to the pool."""
@@ -145,9 +149,11 @@ class Runner:
             close_old_connections()  # as at the end of a request
             # The thread is free for the next task while this outcome is written.
             self.ledger.task_ended(delivery)
+        seconds = time.monotonic() - started
         logger.info("worker=%s task=%s id=%s status=%s attempt=%d ms=%d", self.worker_id,
                     payload.task_path, payload.id, outcome.record["status"], delivery.attempt,
-                    (time.monotonic() - started) * 1000)
+                    seconds * 1000)
+        self.metrics.task_ran(delivery, outcome.action, seconds, time.time())
         return outcome
 
     def _failure(self, delivery, error):
