@@ -39,6 +39,11 @@ DEFAULTS = {
     "PAYLOAD_BUCKET": None,
     "PAYLOAD_PREFIX": "task-payloads/",
     "SHUTDOWN_GRACE": 30,
+    # Periodic tasks (storage_backends.tasks.schedules): name -> entry, and where the
+    # claims of their slots are kept, in the results' store.
+    "SCHEDULES": {},
+    "SCHEDULES_DOMAIN": "stratus-task-schedules",
+    "SCHEDULES_TABLE": "stratus-task-schedules",
 }
 
 
@@ -63,6 +68,11 @@ class Options:
     payload_prefix: str
     shutdown_grace: float
     queue_names: tuple = field(default=())
+    #: The SCHEDULES entries as given: read by storage_backends.tasks.schedules, once the
+    #: task modules they name can be imported.
+    schedules: dict = field(default_factory=dict)
+    schedules_domain: str = "stratus-task-schedules"
+    schedules_table: str = "stratus-task-schedules"
 
     def sqs_name(self, queue_name, band=""):
         """The SQS queue that holds `queue_name`'s tasks of one priority band."""
@@ -143,7 +153,13 @@ def parse(options, queue_names):
         payload_prefix=str(merged["PAYLOAD_PREFIX"]),
         shutdown_grace=_integer(merged, "SHUTDOWN_GRACE", 0),
         queue_names=tuple(queue_names),
+        schedules=merged["SCHEDULES"],
+        schedules_domain=str(merged["SCHEDULES_DOMAIN"]),
+        schedules_table=str(merged["SCHEDULES_TABLE"]),
     )
+    if not isinstance(parsed.schedules, dict):
+        raise ImproperlyConfigured("SQSBackend OPTIONS['SCHEDULES'] must be a dict of "
+                                   "schedule name -> entry (docs/tasks.md, \"Periodic tasks\")")
     if parsed.results_store not in STORES:
         raise ImproperlyConfigured(f"SQSBackend OPTIONS['RESULTS_STORE'] must be one of "
                                    f"{', '.join(map(repr, STORES))}, not "
@@ -154,6 +170,12 @@ def parse(options, queue_names):
     if parsed.results_store == "dynamodb" and not TABLE_NAME.fullmatch(parsed.results_table):
         raise ImproperlyConfigured(f"RESULTS_TABLE {parsed.results_table!r} is not a valid "
                                    "DynamoDB table name")
+    if parsed.results_store == "simpledb" and not DOMAIN_NAME.fullmatch(parsed.schedules_domain):
+        raise ImproperlyConfigured(f"SCHEDULES_DOMAIN {parsed.schedules_domain!r} is not a "
+                                   "valid SimpleDB domain name")
+    if parsed.results_store == "dynamodb" and not TABLE_NAME.fullmatch(parsed.schedules_table):
+        raise ImproperlyConfigured(f"SCHEDULES_TABLE {parsed.schedules_table!r} is not a "
+                                   "valid DynamoDB table name")
     for name in parsed.sqs_names():
         if not QUEUE_NAME.fullmatch(name + "-dlq"):
             raise ImproperlyConfigured(
