@@ -67,8 +67,8 @@ DYNAMODB_SESSIONS = "storage_backends.dynamodb.sessions"
 
 
 def _in_use(store, session_engine, session_setting, cache_backend):
-    """The names a store's session engine, caches and task results use, in order, once
-    each (none when nothing uses that store)."""
+    """The names a store's session engine, caches, task results and schedule claims use,
+    in order, once each (none when nothing uses that store)."""
     names = []
     if settings.SESSION_ENGINE == session_engine and getattr(settings, session_setting, None):
         names.append(getattr(settings, session_setting))
@@ -76,21 +76,26 @@ def _in_use(store, session_engine, session_setting, cache_backend):
         if cache.get("BACKEND", "").endswith(cache_backend) and cache.get("LOCATION"):
             names.append(cache["LOCATION"])
     for backend in task_backends():
-        if backend.config.results_store == store:
-            names.append(backend.config.results_domain if store == "simpledb"
-                         else backend.config.results_table)
+        config = backend.config
+        if config.results_store == store:
+            names.append(config.results_domain if store == "simpledb" else config.results_table)
+            if config.schedules:  # the claims of periodic tasks' slots
+                names.append(config.schedules_domain if store == "simpledb"
+                             else config.schedules_table)
     return list(dict.fromkeys(names))
 
 
 def domains():
     """The SimpleDB domains in use: the session engine's (if sessions are in SimpleDB), every
-    SimpleDB cache's and the task results' of backends that keep them in SimpleDB."""
+    SimpleDB cache's, and the task results' (and schedule claims', for backends with
+    SCHEDULES) of backends that keep them in SimpleDB."""
     return _in_use("simpledb", SIMPLEDB_SESSIONS, "SIMPLEDB_SESSIONS_DOMAIN", "SimpleDBCache")
 
 
 def tables():
     """The DynamoDB tables in use, as `domains()` for SimpleDB: the session engine's
-    (DYNAMODB_SESSIONS_TABLE), every DynamoDBCache's and the task results'."""
+    (DYNAMODB_SESSIONS_TABLE), every DynamoDBCache's, the task results' and schedule
+    claims'."""
     return _in_use("dynamodb", DYNAMODB_SESSIONS, "DYNAMODB_SESSIONS_TABLE", "DynamoDBCache")
 
 

@@ -40,6 +40,7 @@ def django_on_local_aws(local_aws):
     options = settings.TASKS["default"]["OPTIONS"]
     pairs = [(settings.SIMPLEDB_SESSIONS_DOMAIN, settings.DYNAMODB_SESSIONS_TABLE),
              (options["RESULTS_DOMAIN"], options["RESULTS_TABLE"]),
+             (options["SCHEDULES_DOMAIN"], options["SCHEDULES_TABLE"]),
              *settings.COPY_STATE_CACHES.values()]
     for domain, table in pairs:
         provisioner.ensure_domain(domain)
