@@ -14,6 +14,8 @@ per concern:
 - `storage_backends.tasks.lifecycle` (with `lifecycle=`): a thread reads the instance
   metadata and drains the worker once Auto Scaling is terminating its instance; after the
   drain the worker completes the lifecycle action;
+- `storage_backends.tasks.schedules` (with `scheduler=`): a thread enqueues the periodic
+  tasks' slots, each once across the fleet, until the worker stops;
 - `supervision`: stopping, and watching the threads: if a receiver, flusher, heartbeat or
   marker thread dies, the worker hands back what it holds and stops with `failure` set
   (`sqs_worker` then exits non-zero, so that a supervisor starts a new one).
@@ -62,7 +64,7 @@ class Worker:
 
     def __init__(self, backend, queue_names=None, concurrency=10, batch=False,
                  max_tasks=None, worker_id=None, wait_seconds=None, shutdown_grace=None,
-                 lifecycle=None):
+                 lifecycle=None, scheduler=None):
         self.backend = backend
         self.config = backend.config
         names = tuple(queue_names or backend.queue_names)
@@ -81,6 +83,8 @@ class Worker:
         self.visibility = self.config.visibility_timeout
         #: A `storage_backends.tasks.lifecycle.LifecycleHook`, or None.
         self.lifecycle = lifecycle
+        #: A `storage_backends.tasks.schedules.scheduler.Scheduler`, or None.
+        self.scheduler = scheduler
         #: Why the worker stopped on its own (a thread of it died), or None.
         self.failure = None
         self.control = Control()
@@ -123,6 +127,8 @@ class Worker:
                                     self.worker_id).loop)
         if self.lifecycle is not None:
             crew.start("lifecycle", lambda: self.lifecycle.watch(control))
+        if self.scheduler is not None:
+            crew.start("scheduler", lambda: self.scheduler.loop(control))
         self._wait(crew)
         control.stopping.set()
         self.ledger.wake()
