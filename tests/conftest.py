@@ -4,6 +4,11 @@ import os
 
 import pytest
 
+# Processes the tests start (workers, nodes) run none of the site's own schedules: a
+# daily or hourly slot falling mid-run would add a task to whichever test's queue a worker
+# then polls. The tests of periodic tasks give their workers schedules of their own.
+os.environ["STRATUS_TASK_SCHEDULES"] = "false"
+
 pytest_plugins = ["tests.fixtures.simpledb", "tests.fixtures.localaws",
                   "tests.fixtures.lifecycle", "tests.fixtures.dynamodb", "tests.fixtures.tasks",
                   "tests.fixtures.state_store"]
