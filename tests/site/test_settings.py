@@ -197,8 +197,8 @@ def test_with_the_state_in_dynamodb_provision_aws_makes_tables_and_no_domain(
     assert result.returncode == 0, result.stderr
     tables = [name for page in aws.client("dynamodb").get_paginator("list_tables").paginate()
               for name in page["TableNames"] if name.startswith(prefix)]
-    assert sorted(tables) == [f"{prefix}{name}" for name in ("cache", "login-failures",
-                                                             "sessions", "task-results")]
+    assert sorted(tables) == [f"{prefix}{name}" for name in (
+        "cache", "login-failures", "sessions", "task-results", "task-schedules")]
     domains = [name for page in aws.client("sdb").get_paginator("list_domains").paginate()
                for name in page.get("DomainNames", []) if name.startswith(prefix)]
     assert domains == []
