@@ -42,12 +42,11 @@ def runs(note):
     return [line.split()[0] for line in note.read_text().splitlines()] if note.exists() else []
 
 
-@pytest.mark.parametrize("store", ["simpledb", "dynamodb"])
-def test_three_workers_enqueue_each_slot_once_and_it_runs_once(
-        store, settings, aws_env, tmp_path):
+def worker_env(store, settings, tmp_path, name, note):
+    """The environment of workers on fresh queues, with the schedule `name` (and this
+    process's settings.TASKS on the same queues, provisioned)."""
     use_state_store(settings, store)
-    prefix, name = f"s{uuid.uuid4().hex[:10]}-", f"every-second-{uuid.uuid4().hex[:8]}"
-    note = tmp_path / "runs.txt"
+    prefix = f"s{uuid.uuid4().hex[:10]}-"
     tasks = settings.TASKS["default"]
     settings.TASKS = {"default": {**tasks, "OPTIONS": {
         **tasks["OPTIONS"], "QUEUE_PREFIX": prefix, "WAIT_SECONDS": 1,
@@ -55,13 +54,20 @@ def test_three_workers_enqueue_each_slot_once_and_it_runs_once(
     provisioner = Provisioner()
     for queue in resources.queues():
         provisioner.ensure_queue(queue)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.schedules.worker_settings",
-           "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}", "LOG_LEVEL": "INFO",
-           "PYTHONUNBUFFERED": "1", "STRATUS_STATE_STORE": store,
-           "STRATUS_SQS_QUEUE_PREFIX": prefix, "STRATUS_TASK_WAIT_SECONDS": "1",
-           "STRATUS_TASK_VISIBILITY_TIMEOUT": "5", "STRATUS_TASK_SHUTDOWN_GRACE": "5",
-           "TEST_SCHEDULE_NAME": name, "TEST_SCHEDULE_NOTE": str(note)}
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.schedules.worker_settings",
+            "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}", "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1", "STRATUS_STATE_STORE": store,
+            "STRATUS_SQS_QUEUE_PREFIX": prefix, "STRATUS_TASK_WAIT_SECONDS": "1",
+            "STRATUS_TASK_VISIBILITY_TIMEOUT": "5", "STRATUS_TASK_SHUTDOWN_GRACE": "5",
+            "TEST_SCHEDULE_NAME": name, "TEST_SCHEDULE_NOTE": str(note)}
+
+
+@pytest.mark.parametrize("store", ["simpledb", "dynamodb"])
+def test_three_workers_enqueue_each_slot_once_and_it_runs_once(
+        store, settings, aws_env, tmp_path):
+    name, note = f"every-second-{uuid.uuid4().hex[:8]}", tmp_path / "runs.txt"
+    env = worker_env(store, settings, tmp_path, name, note)
     workers = [ManageProcess(["sqs_worker", "--worker-id", f"w{n}", "--concurrency", "2"], env)
                for n in range(3)]
     try:
@@ -98,3 +104,18 @@ def test_three_workers_enqueue_each_slot_once_and_it_runs_once(
         assert (result.status, len(result.worker_ids)) == (TaskResultStatus.SUCCESSFUL, 1)
         key = f"default/{name}@{slot:012d}"
         assert Claim.of(claims.get(key)).state == "enqueued"
+
+
+def test_a_worker_with_no_schedules_runs_no_scheduler(settings, aws_env, tmp_path):
+    env = worker_env("simpledb", settings, tmp_path, f"off-{uuid.uuid4().hex[:8]}",
+                     tmp_path / "runs.txt")
+    worker = ManageProcess(["sqs_worker", "--no-schedules"], env)
+    try:
+        worker.wait_for(r"worker=\S+ starting", timeout=START_TIMEOUT)
+        worker.signal(signal.SIGTERM)
+        assert worker.wait() == 0, worker.output()
+    finally:
+        worker.kill()
+    # A scheduler logs that it starts before it looks at whether the worker stops.
+    assert "scheduler" not in worker.output()
+    assert not (tmp_path / "runs.txt").exists()
