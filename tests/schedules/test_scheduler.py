@@ -276,3 +276,38 @@ def test_a_store_that_cannot_be_used_is_logged_and_tried_again_soon(task_options
     assert f"schedule={every_minute.name} failed; retrying in 5s" in caplog.text
     assert broken.wake_at(clock.now) == clock.now + 5
     assert queued_ids(missing) == []
+
+
+def test_a_claim_holding_garbage_is_logged_and_left_alone(tasks, claims, clock, scheduler,
+                                                          schedule, caplog):
+    hourly = schedule(INTERVAL=3600)
+    slot = slots.latest(hourly, clock.now)
+    claims.claim(claim_key(hourly, slot), {"state": "<script>", "claimed_at": "yesterday"})
+    survivor = scheduler(hourly, "survivor")
+    survivor.tick(clock.now)
+    clock.now += CLAIM_LEASE + 1
+    with caplog.at_level(logging.WARNING, "storage_backends.tasks.schedules"):
+        survivor.tick(clock.now)
+    assert "claim unreadable; left alone" in caplog.text
+    assert queued_ids(tasks) == [] and survivor.checks == {}
+
+
+def test_an_enqueue_that_fails_after_the_claim_is_retried_by_the_claimer(
+        tasks, claims, clock, scheduler, schedule, caplog):
+    from storage_backends import resources
+    from storage_backends.provisioning import Provisioner
+
+    hourly = schedule(TASK="tests.tasks.jobs.noop", INTERVAL=3600)
+    queue = next(q for q in resources.queues() if q.name == tasks.config.sqs_name("default"))
+    sqs = aws.client("sqs")
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue.name)["QueueUrl"])
+    claimer = scheduler(hourly, "claimer")
+    with caplog.at_level(logging.ERROR, "storage_backends.tasks.schedules"):
+        claimer.tick(clock.now)  # claims, writes the READY result, then SQS refuses
+    assert "enqueue failed; retrying in 5s" in caplog.text
+    Provisioner().ensure_queue(queue)
+    clock.now += 5
+    claimer.tick(clock.now)
+    slot = slots.latest(hourly, clock.now)
+    assert queued_ids(tasks) == [the_id(claims, hourly, slot)]
+    assert Claim.of(claims.get(claim_key(hourly, slot))).state == "enqueued"

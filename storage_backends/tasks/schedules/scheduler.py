@@ -176,7 +176,8 @@ class Scheduler:
         won = self.store.claim(key, self._claim_record(schedule, slot, token, now))
         if not won and tried:
             # The earlier try failed with no answer; it may have written the claim.
-            won = Claim.of(self.store.get(key)).token == token
+            claim = Claim.of(self.store.get(key))
+            won = claim is not None and claim.token == token
         if not won:
             self.tokens.pop(key, None)
             self.checks.setdefault(key, Check(schedule, slot, now + self.lease))
