@@ -311,3 +311,33 @@ def test_an_enqueue_that_fails_after_the_claim_is_retried_by_the_claimer(
     slot = slots.latest(hourly, clock.now)
     assert queued_ids(tasks) == [the_id(claims, hourly, slot)]
     assert Claim.of(claims.get(claim_key(hourly, slot))).state == "enqueued"
+
+
+# -- calls --------------------------------------------------------------------------------------
+WRITE = {"simpledb": "PutAttributes", "dynamodb": "PutItem"}
+UPDATE = {"simpledb": "PutAttributes", "dynamodb": "UpdateItem"}
+READ = {"simpledb": "GetAttributes", "dynamodb": "GetItem"}
+
+
+def test_a_slot_costs_the_winner_four_store_writes_and_one_send_and_a_loser_two_calls(
+        tasks, clock, scheduler, schedule, each_state_store):
+    from tests.tasks.calls import aws_calls
+
+    hourly = schedule(INTERVAL=3600)
+    winner, loser = scheduler(hourly, "winner"), scheduler(hourly, "loser")
+    winner.tick(clock.now)  # each reads the head once, at its first tick
+    loser.tick(clock.now)
+    clock.now += 3600
+    with aws_calls(tasks) as won:
+        winner.tick(clock.now)
+    with aws_calls(tasks) as lost:
+        loser.tick(clock.now)
+    clock.now += CLAIM_LEASE
+    with aws_calls(tasks) as checked:
+        loser.tick(clock.now)
+    store = each_state_store
+    # The claim, the READY result, the claim marked enqueued, the head's last run.
+    assert won.of("results") == [WRITE[store], UPDATE[store], UPDATE[store], UPDATE[store]]
+    assert won.of("sqs") == ["SendMessage"]
+    # A refused claim, then one read of it a lease later.
+    assert (lost, checked) == ([WRITE[store]], [READ[store]])
