@@ -165,7 +165,8 @@ STRATUS_SIMPLEDB_DOMAIN_PREFIX = env.str("STRATUS_SIMPLEDB_DOMAIN_PREFIX", defau
 _SIMPLEDB_DOMAINS = {
     name: env.str(f"STRATUS_SIMPLEDB_{name.upper().replace('-', '_')}_DOMAIN",
                   default=STRATUS_SIMPLEDB_DOMAIN_PREFIX + name)
-    for name in ("sessions", "cache", "login-failures", "task-results", "task-metrics")
+    for name in ("sessions", "cache", "login-failures", "task-results", "task-metrics",
+                 "task-schedules")
 }
 SIMPLEDB_SESSIONS_DOMAIN = _SIMPLEDB_DOMAINS["sessions"]
 SIMPLEDB_CACHE_DOMAIN = _SIMPLEDB_DOMAINS["cache"]
@@ -281,6 +282,28 @@ CACHES = {
 }
 
 # -- background tasks -------------------------------------------------------------------------
+# The site's own periodic work, run by the workers' scheduler (times in TIME_ZONE, UTC):
+# daily cleanups, made up once after an outage ("once"), spread over the night. On DynamoDB
+# the tables' TTL removes expired sessions, cache entries and results for nothing, and a
+# purge would scan whole tables: those three run only on SimpleDB.
+_SCHEDULES = {
+    "empty-trash": {"TASK": "apps.trash.tasks.purge_trash", "CRON": "17 3 * * *",
+                    "CATCH_UP": "once"},
+    "clear-exports": {"TASK": "apps.exports.tasks.clear_exports", "CRON": "27 3 * * *",
+                      "CATCH_UP": "once"},
+    "clear-uploads": {"TASK": "apps.uploads.tasks.clear_uploads", "CRON": "37 3 * * *",
+                      "CATCH_UP": "once"},
+}
+if not _DYNAMODB:
+    _SCHEDULES |= {
+        "clear-sessions": {"TASK": "storage_backends.housekeeping.clear_sessions",
+                           "CRON": "47 3 * * *", "CATCH_UP": "once"},
+        "prune-task-results": {"TASK": "storage_backends.housekeeping.prune_task_results",
+                               "CRON": "57 3 * * *", "CATCH_UP": "once"},
+        # Hourly: a missed hour is made up by the next one.
+        "purge-cache": {"TASK": "storage_backends.housekeeping.purge_cache",
+                        "CRON": "7 * * * *"},
+    }
 # django.tasks on SQS, results in the state store; `manage.py sqs_worker` runs them
 # (docs/tasks.md).
 TASKS = {
@@ -311,6 +334,11 @@ TASKS = {
             "METRICS_DOMAIN": _SIMPLEDB_DOMAINS["task-metrics"],
             "METRICS_TABLE": STRATUS_DYNAMODB_TABLE_PREFIX + "task-metrics",
             "METRICS_EMF": env.bool("STRATUS_TASK_METRICS_EMF", PRODUCTION),
+            # Periodic tasks (docs/tasks.md, "Periodic tasks"): every worker runs the
+            # scheduler; the claims of their slots are kept in the state store.
+            "SCHEDULES": _SCHEDULES if env.bool("STRATUS_TASK_SCHEDULES", True) else {},
+            "SCHEDULES_DOMAIN": _SIMPLEDB_DOMAINS["task-schedules"],
+            "SCHEDULES_TABLE": STRATUS_DYNAMODB_TABLE_PREFIX + "task-schedules",
         },
     },
 }

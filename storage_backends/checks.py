@@ -109,3 +109,27 @@ def check_sqs_task_backends(app_configs, **kwargs):
                      "TASKS[{alias!r}] is not a valid SQSBackend",
                      "See docs/tasks.md, 'Options'.",
                      "storage_backends.E004")
+
+
+@checks.register(checks.Tags.compatibility)
+def check_task_schedules(app_configs, **kwargs):
+    """Each SQSBackend's SCHEDULES (docs/tasks.md, "Periodic tasks"): one error per invalid
+    entry (a bad cron expression or time zone, an unknown task, both or neither of CRON and
+    INTERVAL, an unknown catch-up policy, ...). Needs the task modules: no AWS calls."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.tasks import task_backends
+    from django.tasks.exceptions import InvalidTaskBackend
+
+    from .tasks.schedules import entries
+
+    errors = []
+    for alias in _sqs_task_aliases():
+        try:
+            backend = task_backends[alias]
+        except (ImproperlyConfigured, InvalidTaskBackend):
+            continue  # storage_backends.E004 says why
+        _schedules, problems = entries.read(alias, backend.config.schedules)
+        errors += [checks.Error(problem, id="storage_backends.E011",
+                                hint="See docs/tasks.md, 'Periodic tasks'.")
+                   for problem in problems]
+    return errors

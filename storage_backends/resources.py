@@ -67,8 +67,8 @@ DYNAMODB_SESSIONS = "storage_backends.dynamodb.sessions"
 
 
 def _in_use(store, session_engine, session_setting, cache_backend):
-    """The names a store's session engine, caches, task results and workers' reports use,
-    in order, once each (none when nothing uses that store)."""
+    """The names a store's session engine, caches, task results, workers' reports and
+    schedule claims use, in order, once each (none when nothing uses that store)."""
     names = []
     if settings.SESSION_ENGINE == session_engine and getattr(settings, session_setting, None):
         names.append(getattr(settings, session_setting))
@@ -82,20 +82,23 @@ def _in_use(store, session_engine, session_setting, cache_backend):
             if config.metrics_interval:  # workers' reports (tasks.metrics.store)
                 names.append(config.metrics_domain if store == "simpledb"
                              else config.metrics_table)
+            if config.schedules:  # the claims of periodic tasks' slots
+                names.append(config.schedules_domain if store == "simpledb"
+                             else config.schedules_table)
     return list(dict.fromkeys(names))
 
 
 def domains():
     """The SimpleDB domains in use: the session engine's (if sessions are in SimpleDB), every
-    SimpleDB cache's, and the task results' and workers' reports' of backends that keep
-    them in SimpleDB."""
+    SimpleDB cache's, and the task results', workers' reports' and (for backends with
+    SCHEDULES) schedule claims' of backends that keep them in SimpleDB."""
     return _in_use("simpledb", SIMPLEDB_SESSIONS, "SIMPLEDB_SESSIONS_DOMAIN", "SimpleDBCache")
 
 
 def tables():
     """The DynamoDB tables in use, as `domains()` for SimpleDB: the session engine's
-    (DYNAMODB_SESSIONS_TABLE), every DynamoDBCache's, the task results' and the workers'
-    reports'."""
+    (DYNAMODB_SESSIONS_TABLE), every DynamoDBCache's, the task results', the workers'
+    reports' and schedule claims'."""
     return _in_use("dynamodb", DYNAMODB_SESSIONS, "DYNAMODB_SESSIONS_TABLE", "DynamoDBCache")
 
 

@@ -4,6 +4,11 @@ import os
 
 import pytest
 
+# Processes the tests start (workers, nodes) run none of the site's own schedules: a
+# daily or hourly slot falling mid-run would add a task to whichever test's queue a worker
+# then polls. The tests of periodic tasks give their workers schedules of their own.
+os.environ["STRATUS_TASK_SCHEDULES"] = "false"
+
 pytest_plugins = ["tests.fixtures.simpledb", "tests.fixtures.localaws",
                   "tests.fixtures.lifecycle", "tests.fixtures.dynamodb", "tests.fixtures.tasks",
                   "tests.fixtures.state_store"]
@@ -41,6 +46,7 @@ def django_on_local_aws(local_aws):
     pairs = [(settings.SIMPLEDB_SESSIONS_DOMAIN, settings.DYNAMODB_SESSIONS_TABLE),
              (options["RESULTS_DOMAIN"], options["RESULTS_TABLE"]),
              (options["METRICS_DOMAIN"], options["METRICS_TABLE"]),
+             (options["SCHEDULES_DOMAIN"], options["SCHEDULES_TABLE"]),
              *settings.COPY_STATE_CACHES.values()]
     for domain, table in pairs:
         provisioner.ensure_domain(domain)

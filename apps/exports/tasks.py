@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.library.tasks import ENQUEUE_ERRORS
 from storage_backends import aws
 
+from .cleanup import clear_expired
 from .models import ExportState, ZipExport
 from .streaming import MultipartUpload, write_zip
 
@@ -63,3 +64,10 @@ def enqueue_build(export_id):
         logger.exception("zip build not enqueued export=%s", export_id)
         ZipExport.objects.filter(pk=export_id).update(
             state=ExportState.FAILED, note="could not be queued")
+
+
+@task
+def clear_exports():
+    """What `manage.py clear_exports` does, on a worker (the site's schedule runs it
+    daily); returns how many exports went."""
+    return clear_expired()

@@ -1,5 +1,5 @@
-"""The trash's cleanup as a task any worker runs: send it daily (a scheduler's message),
-and the "Empty trash" button sends it for one user."""
+"""The trash's cleanup as a task any worker runs: the site's schedule sends it daily
+(settings.TASKS SCHEDULES), and the "Empty trash" button sends it for one user."""
 
 import logging
 

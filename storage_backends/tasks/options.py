@@ -52,6 +52,11 @@ DEFAULTS = {
     # Also log one CloudWatch embedded metric format line per interval, in this namespace.
     "METRICS_EMF": False,
     "METRICS_NAMESPACE": "Stratus/Tasks",
+    # Periodic tasks (storage_backends.tasks.schedules): name -> entry, and where the
+    # claims of their slots are kept, in the results' store.
+    "SCHEDULES": {},
+    "SCHEDULES_DOMAIN": "stratus-task-schedules",
+    "SCHEDULES_TABLE": "stratus-task-schedules",
 }
 
 
@@ -81,6 +86,11 @@ class Options:
     metrics_emf: bool = False
     metrics_namespace: str = "Stratus/Tasks"
     queue_names: tuple = field(default=())
+    #: The SCHEDULES entries as given: read by storage_backends.tasks.schedules, once the
+    #: task modules they name can be imported.
+    schedules: dict = field(default_factory=dict)
+    schedules_domain: str = "stratus-task-schedules"
+    schedules_table: str = "stratus-task-schedules"
 
     def sqs_name(self, queue_name, band=""):
         """The SQS queue that holds `queue_name`'s tasks of one priority band."""
@@ -166,7 +176,13 @@ def parse(options, queue_names):
         metrics_emf=_boolean(merged, "METRICS_EMF"),
         metrics_namespace=str(merged["METRICS_NAMESPACE"]),
         queue_names=tuple(queue_names),
+        schedules=merged["SCHEDULES"],
+        schedules_domain=str(merged["SCHEDULES_DOMAIN"]),
+        schedules_table=str(merged["SCHEDULES_TABLE"]),
     )
+    if not isinstance(parsed.schedules, dict):
+        raise ImproperlyConfigured("SQSBackend OPTIONS['SCHEDULES'] must be a dict of "
+                                   "schedule name -> entry (docs/tasks.md, \"Periodic tasks\")")
     if parsed.results_store not in STORES:
         raise ImproperlyConfigured(f"SQSBackend OPTIONS['RESULTS_STORE'] must be one of "
                                    f"{', '.join(map(repr, STORES))}, not "
@@ -187,6 +203,12 @@ def parse(options, queue_names):
             or parsed.metrics_namespace.startswith("AWS/"):
         raise ImproperlyConfigured(f"METRICS_NAMESPACE {parsed.metrics_namespace!r} is not a "
                                    "CloudWatch namespace of one's own")
+    if parsed.results_store == "simpledb" and not DOMAIN_NAME.fullmatch(parsed.schedules_domain):
+        raise ImproperlyConfigured(f"SCHEDULES_DOMAIN {parsed.schedules_domain!r} is not a "
+                                   "valid SimpleDB domain name")
+    if parsed.results_store == "dynamodb" and not TABLE_NAME.fullmatch(parsed.schedules_table):
+        raise ImproperlyConfigured(f"SCHEDULES_TABLE {parsed.schedules_table!r} is not a "
+                                   "valid DynamoDB table name")
     for name in parsed.sqs_names():
         if not QUEUE_NAME.fullmatch(name + "-dlq"):
             raise ImproperlyConfigured(

@@ -124,6 +124,7 @@ def test_admin_task_pages_have_no_violations(logged_in, violations):
     for path in (reverse("admin:storage_backends_taskresultrecord_changelist"),
                  reverse("admin:storage_backends_taskresultrecord_change", args=[result.id]),
                  reverse("admin:storage_backends_taskqueue_changelist"),
+                 reverse("admin:storage_backends_taskschedule_changelist"),
                  reverse("admin:storage_backends_deadletter_changelist"),
                  reverse("admin:storage_backends_deadletter_queue",
                          args=[queue.dead_letter_name])):

@@ -125,7 +125,8 @@ def test_dead_letter_queues_keep_messages_fourteen_days(stack):
 
 def test_dynamodb_tables_are_keyed_by_k_and_billed_on_demand(stack):
     dynamodb = stack.client("dynamodb")
-    for suffix in ("sessions", "cache", "login-failures", "task-results", "task-metrics"):
+    for suffix in ("sessions", "cache", "login-failures", "task-results", "task-metrics",
+                   "task-schedules"):
         table = dynamodb.describe_table(TableName=f"{stack.name}-{suffix}")["Table"]
         assert table["KeySchema"] == [{"AttributeName": "k", "KeyType": "HASH"}]
         assert table["AttributeDefinitions"] == [{"AttributeName": "k", "AttributeType": "S"}]

@@ -198,7 +198,8 @@ def test_with_the_state_in_dynamodb_provision_aws_makes_tables_and_no_domain(
     tables = [name for page in aws.client("dynamodb").get_paginator("list_tables").paginate()
               for name in page["TableNames"] if name.startswith(prefix)]
     assert sorted(tables) == [f"{prefix}{name}" for name in (
-        "cache", "login-failures", "sessions", "task-metrics", "task-results")]
+        "cache", "login-failures", "sessions", "task-metrics", "task-results",
+        "task-schedules")]
     domains = [name for page in aws.client("sdb").get_paginator("list_domains").paginate()
                for name in page.get("DomainNames", []) if name.startswith(prefix)]
     assert domains == []

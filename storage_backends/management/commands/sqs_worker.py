@@ -5,6 +5,9 @@ period, hand the rest back to SQS, exit 0. A second signal hands everything back
 at once. If a thread of the worker dies, it hands everything back and exits 1 at once, so
 that a supervisor starts a new one.
 
+Unless `--no-schedules` (or `--batch`) is given, a thread enqueues the backend's periodic
+tasks (SCHEDULES), each slot once across every worker (storage_backends.tasks.schedules).
+
 With a lifecycle hook (`--lifecycle-hook` or STRATUS_WORKER_LIFECYCLE_HOOK), the worker also
 drains when Auto Scaling terminates its instance, then completes the lifecycle action and
 exits 0 (storage_backends.tasks.lifecycle).
@@ -22,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandError
 from storage_backends.tasks.commands import sqs_backend
 from storage_backends.tasks.lifecycle import LifecycleHook
 from storage_backends.tasks.options import MAX_WAIT_SECONDS
+from storage_backends.tasks.schedules import scheduler_for
 from storage_backends.tasks.worker import Worker, default_worker_id
 
 
@@ -73,6 +77,9 @@ class Command(BaseCommand):
                             help="drain when Auto Scaling terminates this instance, then "
                                  "complete this terminate lifecycle hook's action (default: "
                                  "STRATUS_WORKER_LIFECYCLE_HOOK; none: off)")
+        parser.add_argument("--no-schedules", action="store_true",
+                            help="do not run the scheduler of the backend's SCHEDULES (it "
+                                 "runs by default, except with --batch)")
         parser.add_argument("--autoscaling-group", metavar="NAME",
                             help="the hook's Auto Scaling group (default: "
                                  "STRATUS_WORKER_AUTOSCALING_GROUP, else the instance's own)")
@@ -86,6 +93,8 @@ class Command(BaseCommand):
                 batch=options["batch"], max_tasks=options["max_tasks"],
                 worker_id=worker_id, wait_seconds=options["wait_seconds"],
                 lifecycle=lifecycle_hook(options, worker_id),
+                scheduler=None if options["no_schedules"] or options["batch"]
+                else scheduler_for(backend, worker_id),
             )
         except ValueError as error:
             raise CommandError(str(error)) from error

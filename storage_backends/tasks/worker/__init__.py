@@ -16,6 +16,8 @@ per concern:
   drain the worker completes the lifecycle action;
 - `storage_backends.tasks.metrics`: a collector counts each run (outcome, run and wait
   times) in memory; a reporter thread writes the worker's report every METRICS_INTERVAL;
+- `storage_backends.tasks.schedules` (with `scheduler=`): a thread enqueues the periodic
+  tasks' slots, each once across the fleet, until the worker stops;
 - `supervision`: stopping, and watching the threads: if a receiver, flusher, heartbeat or
   marker thread dies, the worker hands back what it holds and stops with `failure` set
   (`sqs_worker` then exits non-zero, so that a supervisor starts a new one).
@@ -66,7 +68,7 @@ class Worker:
 
     def __init__(self, backend, queue_names=None, concurrency=10, batch=False,
                  max_tasks=None, worker_id=None, wait_seconds=None, shutdown_grace=None,
-                 lifecycle=None):
+                 lifecycle=None, scheduler=None):
         self.backend = backend
         self.config = backend.config
         names = tuple(queue_names or backend.queue_names)
@@ -85,6 +87,8 @@ class Worker:
         self.visibility = self.config.visibility_timeout
         #: A `storage_backends.tasks.lifecycle.LifecycleHook`, or None.
         self.lifecycle = lifecycle
+        #: A `storage_backends.tasks.schedules.scheduler.Scheduler`, or None.
+        self.scheduler = scheduler
         #: Why the worker stopped on its own (a thread of it died), or None.
         self.failure = None
         self.control = Control()
@@ -132,6 +136,8 @@ class Worker:
         reporter = Reporter(self, self.metrics) if self.config.metrics_interval else None
         if reporter is not None:
             crew.start("metrics", reporter.loop)
+        if self.scheduler is not None:
+            crew.start("scheduler", lambda: self.scheduler.loop(control))
         self._wait(crew)
         control.stopping.set()
         self.ledger.wake()

@@ -1,0 +1,1 @@
+"""Periodic tasks: schedules, slots, claims, the scheduler, its admin page."""
