@@ -253,3 +253,198 @@ def test_a_long_username_wraps_in_the_header(axe_page, django_user_model, screen
     assert overflow(axe_page) <= 0
     assert axe_page.locator("header button:has-text('Log out')").is_visible()
     screenshots(axe_page, "page-long-username")
+
+
+# -- sharing, finding, the trash and zips -------------------------------------------------
+
+def settled_files(user, names, kind_of_each="text/plain"):
+    """File rows for `user` (no S3 objects) whose checksum and preview are recorded, so
+    their pages show what a person sees once the worker is done, not "being checked…"."""
+    from django.utils import timezone
+
+    from apps.library.models import File, PreviewState
+    from tests.library.helpers import make_rows
+
+    rows = make_rows(user, len(names))
+    for row, name in zip(rows, names):
+        row.original_name = name
+        row.content_type = row.detected_type = kind_of_each
+        row.sha256 = f"{row.pk:064x}"
+        row.facts_recorded_at = timezone.now()
+        row.preview_state = PreviewState.READY
+        row.preview_text = f"The first lines of {name}."
+        row.save()
+    return File.objects.filter(pk__in=[row.pk for row in rows]).order_by("pk")
+
+
+def share(file, days, password="", downloads=0, revoked=False):
+    """A share link to `file` lasting `days` (a negative number: expired), downloaded
+    `downloads` times; its token."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.sharing.models import ShareLink
+
+    link, token = ShareLink.create(file, timezone.now() + timedelta(days=days), password)
+    if downloads:
+        ShareLink.objects.filter(pk=link.pk).update(download_count=downloads,
+                                                    last_download_at=timezone.now())
+    if revoked:
+        link.revoke()
+    return token
+
+
+def test_file_page_with_its_share_links(axe_page, user, screenshots):
+    [report] = settled_files(user, ["quarterly-report.txt"])
+    share(report, 7, downloads=3)
+    share(report, 30, password="for-the-board")
+    share(report, -1)
+    share(report, 7, revoked=True)
+    log_in(axe_page)
+    axe_page.goto(f"{report.get_absolute_url()}#sharing")
+    assert axe_page.locator("tr.share-link").count() == 4
+    check(axe_page, "file-sharing", screenshots)
+
+
+def test_share_links_start_with_a_link_on_a_phone(axe_page, user):
+    """No empty band above the first link: the list's box begins with its first card."""
+    [report] = settled_files(user, ["quarterly-report.txt"])
+    share(report, 7)
+    log_in(axe_page)
+    axe_page.set_viewport_size({"width": WIDTHS["narrow"], "height": 800})
+    axe_page.goto(report.get_absolute_url())
+    gap = axe_page.evaluate("""() =>
+      document.querySelector(".share-link").getBoundingClientRect().top
+      - document.querySelector(".sharing .table-scroll").getBoundingClientRect().top""")
+    assert gap <= 1  # the box's border
+
+
+def test_shares_page_with_a_new_link(axe_page, user, screenshots):
+    [report] = settled_files(user, ["quarterly-report.txt"])
+    log_in(axe_page)
+    axe_page.goto(f"/library/{report.public_id}/shares/")
+    axe_page.click(".share-form button:has-text('Create link')")
+    axe_page.wait_for_selector("#new-link-url")
+    check(axe_page, "shares-new-link", screenshots)
+
+
+def test_shared_page_logged_out(axe_page, user, screenshots):
+    [report] = settled_files(user, ["quarterly-report.txt"])
+    token = share(report, 7)
+    axe_page.goto(f"/s/{token}/")
+    assert "quarterly-report.txt" in axe_page.inner_text("h1")
+    check(axe_page, "shared", screenshots)
+
+
+def test_shared_page_with_a_password_logged_out(axe_page, user, screenshots):
+    [report] = settled_files(user, ["quarterly-report.txt"])
+    token = share(report, 7, password="for-the-board")
+    axe_page.goto(f"/s/{token}/")
+    axe_page.fill("input[name=password]", "a wrong guess")
+    axe_page.click("main button:has-text('Download')")
+    axe_page.wait_for_selector("text=That is not the link's password.")
+    check(axe_page, "shared-password", screenshots)
+
+
+def test_shared_page_of_a_revoked_link(axe_page, user, screenshots):
+    [report] = settled_files(user, ["quarterly-report.txt"])
+    token = share(report, 7, revoked=True)
+    assert axe_page.goto(f"/s/{token}/").status == 410
+    check(axe_page, "shared-gone", screenshots)
+
+
+def test_trash_page(axe_page, user, screenshots):
+    from apps.library.deleting import delete_file
+
+    for file in settled_files(user, ["old-draft.txt", "holiday-budget-2024.txt",
+                                     "a-very-long-file-name-that-has-no-spaces-to-break-"
+                                     "it-anywhere-at-all.txt"]):
+        delete_file(file)
+    log_in(axe_page)
+    axe_page.goto("/library/trash/")
+    assert axe_page.locator("tr.trashed-file").count() == 3
+    check(axe_page, "trash", screenshots)
+
+
+def test_empty_trash_page(axe_page, user, screenshots):
+    log_in(axe_page)
+    axe_page.goto("/library/trash/")
+    assert "The trash is empty." in axe_page.inner_text("main .empty")
+    check(axe_page, "trash-empty", screenshots)
+
+
+def test_empty_the_trash_confirmation_page(axe_page, user, screenshots):
+    from apps.library.deleting import delete_file
+
+    [old] = settled_files(user, ["old-draft.txt"])
+    delete_file(old)
+    log_in(axe_page)
+    axe_page.goto("/library/trash/empty/")
+    check(axe_page, "trash-confirm-empty", screenshots)
+
+
+def test_zip_selection_page(axe_page, user, screenshots):
+    settled_files(user, ["minutes-january.txt", "minutes-february.txt",
+                         "a-very-long-file-name-that-has-no-spaces-to-break-it-anywhere.txt"])
+    log_in(axe_page)
+    axe_page.goto("/library/exports/")
+    axe_page.locator("input[name=files]").first.check()
+    check(axe_page, "zip-select", screenshots)
+
+
+def make_export(user, state, **progress):
+    from django.utils import timezone
+
+    from apps.exports.models import ZipExport
+
+    files = settled_files(user, ["minutes-january.txt", "minutes-february.txt"])
+    export = ZipExport.objects.create(
+        owner=user, state=state, files_total=2, bytes_total=sum(f.size for f in files),
+        ready_at=timezone.now() if state == "ready" else None, **progress)
+    export.files.set(files)
+    return export
+
+
+def test_zip_page_while_it_is_built(axe_page, user, screenshots):
+    export = make_export(user, "building", files_done=1, bytes_done=1)
+    log_in(axe_page)
+    axe_page.goto(export.get_absolute_url())
+    assert axe_page.locator("progress#zip-progress").is_visible()
+    check(axe_page, "zip-building", screenshots)
+
+
+def test_zip_page_when_it_is_ready(axe_page, user, screenshots):
+    export = make_export(user, "ready", files_done=2, bytes_done=3, zip_size=310,
+                         key="exports/test.zip")
+    log_in(axe_page)
+    axe_page.goto(export.get_absolute_url())
+    assert axe_page.locator("#zip-download").is_visible()
+    check(axe_page, "zip-ready", screenshots)
+
+
+def test_bulk_delete_confirmation_page(axe_page, user, screenshots):
+    settled_files(user, ["old-draft.txt", "holiday-budget-2024.txt", "notes.txt"])
+    log_in(axe_page)
+    for box in axe_page.locator("input[name=files]").all()[:2]:
+        box.check()
+    axe_page.click("main button:has-text('Delete selected')")
+    axe_page.wait_for_selector("h1:has-text('Delete 2 files?')")
+    check(axe_page, "bulk-delete", screenshots)
+
+
+def test_library_page_searched_sorted_and_filtered(axe_page, user, screenshots):
+    settled_files(user, ["minutes-january.txt", "minutes-february.txt", "budget.txt"])
+    settled_files(user, ["minutes-scan.png"], kind_of_each="image/png")
+    log_in(axe_page)
+    axe_page.goto("/library/?q=minutes&type=text&sort=name")
+    assert axe_page.locator("table.files tbody tr").count() == 2
+    check(axe_page, "library-search", screenshots)
+
+
+def test_library_page_with_no_match(axe_page, user, screenshots):
+    settled_files(user, ["minutes-january.txt"])
+    log_in(axe_page)
+    axe_page.goto("/library/?q=invoice")
+    assert "No files match “invoice”" in axe_page.inner_text("main .empty")
+    check(axe_page, "library-no-match", screenshots)
