@@ -39,6 +39,9 @@ DEFAULTS = {
     "PAYLOAD_BUCKET": None,
     "PAYLOAD_PREFIX": "task-payloads/",
     "SHUTDOWN_GRACE": 30,
+    # Seconds an attempt may run unless its task sets its own (`@task(time_limit=...)`);
+    # None: no limit.
+    "TIME_LIMIT": None,
 }
 
 
@@ -62,6 +65,7 @@ class Options:
     payload_bucket: str | None
     payload_prefix: str
     shutdown_grace: float
+    time_limit: float | None
     queue_names: tuple = field(default=())
 
     def sqs_name(self, queue_name, band=""):
@@ -88,6 +92,18 @@ def _integer(options, name, lowest, highest=None):
         limits = f"between {lowest} and {highest}" if highest is not None else f">= {lowest}"
         raise ImproperlyConfigured(f"SQSBackend OPTIONS[{name!r}] must be an integer {limits}, "
                                    f"not {value!r}")
+    return value
+
+
+def time_limit(value, where):
+    """A time limit in seconds, checked: None, or a number above 0 and at most SQS's 12
+    hours (a message cannot stay hidden longer). ValueError saying `where` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            0 < value <= MAX_VISIBILITY_SECONDS):
+        raise ValueError(f"{where} must be None or a number of seconds above 0 and at most "
+                         f"{MAX_VISIBILITY_SECONDS}, not {value!r}")
     return value
 
 
@@ -118,6 +134,13 @@ def _bands(value):
     return tuple(bands)
 
 
+def _time_limit(value):
+    try:
+        return time_limit(value, "SQSBackend OPTIONS['TIME_LIMIT']")
+    except ValueError as error:
+        raise ImproperlyConfigured(str(error)) from None
+
+
 def parse(options, queue_names):
     """Options from a TASKS entry's OPTIONS and QUEUES; ImproperlyConfigured if invalid."""
     unknown = set(options) - set(DEFAULTS)
@@ -142,6 +165,7 @@ def parse(options, queue_names):
         payload_bucket=merged["PAYLOAD_BUCKET"] or None,
         payload_prefix=str(merged["PAYLOAD_PREFIX"]),
         shutdown_grace=_integer(merged, "SHUTDOWN_GRACE", 0),
+        time_limit=_time_limit(merged["TIME_LIMIT"]),
         queue_names=tuple(queue_names),
     )
     if parsed.results_store not in STORES:
