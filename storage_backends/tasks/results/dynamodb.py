@@ -50,7 +50,7 @@ COMPRESS_MIN_BYTES = 1024
 MAX_SCANNED = 20_000
 #: What a listing row shows (the admin's results page).
 LISTED_ATTRIBUTES = ("status", "task", "queue", "priority", "enqueued_at", "finished_at",
-                     "worker_ids")
+                     "worker_ids", "progress", "cancelled")
 
 
 class ItemCodec:
