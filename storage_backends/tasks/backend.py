@@ -56,8 +56,9 @@ class SQSTask(Task):
     def unique(self, key=None, within=None):
         """This task made unique by `key` (a string; None: by its arguments) for `within`
         seconds (None: the task's `unique_for`, else an hour)."""
-        return replace(self, unique_key=key,
-                       unique_for=within or self.unique_for or unique.DEFAULT_WINDOW)
+        if within is None:
+            within = self.unique_for if self.unique_for is not None else unique.DEFAULT_WINDOW
+        return replace(self, unique_key=key, unique_for=within)
 
 
 class SQSBackend(BaseTaskBackend):
@@ -169,7 +170,8 @@ class SQSBackend(BaseTaskBackend):
     def time_limit_of(self, task):
         """Seconds an attempt of `task` may run: its own `time_limit`, else TIME_LIMIT
         (None: no limit)."""
-        return getattr(task, "time_limit", None) or self.config.time_limit
+        own = getattr(task, "time_limit", None)
+        return own if own is not None else self.config.time_limit
 
     def _prepare(self, task, args, kwargs, result_id=None):
         result = SQSTaskResult(
