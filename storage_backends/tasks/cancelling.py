@@ -27,7 +27,7 @@ from django.tasks.exceptions import TaskResultDoesNotExist
 from django.utils import timezone
 
 from .context import Cancelled
-from .results import epoch, format_time
+from .results import CANCEL_PREFIX, epoch, format_time
 
 #: Seconds a cancel request is kept: longer than any run (SQS hides a message 12 hours).
 REQUEST_RETENTION = 13 * 3600
@@ -46,7 +46,7 @@ class Cancellation(StrEnum):
 
 def flag_name(result_id):
     """The item that asks a running task to stop."""
-    return f"cancel-{result_id}"
+    return CANCEL_PREFIX + result_id
 
 
 def cancel(result_id, backend="default"):

@@ -24,7 +24,7 @@ import time
 from django.tasks import TaskResultStatus
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 
-from .results import SQSTaskResult, epoch
+from .results import UNIQUE_PREFIX, SQSTaskResult, epoch
 
 #: Seconds of a window when `unique()` is given none and the task has no `unique_for`.
 DEFAULT_WINDOW = 3600
@@ -38,7 +38,6 @@ PENDING_GRACE = 60
 #: Rounds of claim, read and take-over before giving up (only a storm of enqueues of one
 #: key, each taking the claim over, gets that far).
 MAX_ROUNDS = 3
-PREFIX = "unique-"
 #: A result id, as the backend makes them.
 ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
@@ -72,7 +71,7 @@ def claim_name(backend, task, args, kwargs):
         key = json.dumps([args, kwargs], sort_keys=True, separators=(",", ":"), default=str)
     scope = f"{backend.config.queue_prefix}\0{backend.alias}\0{task.module_path}"
     digest = hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
-    return PREFIX + digest
+    return UNIQUE_PREFIX + digest
 
 
 def enqueue_many(backend, task, calls):

@@ -61,6 +61,9 @@ MAX_LISTED = 2500
 STORE_ERRORS = (SimpleDBError, DynamoDBError)
 #: The stores RESULTS_STORE names.
 STORES = ("simpledb", "dynamodb")
+#: Name prefixes of the small items kept beside the results (see the module docstring):
+#: cancel requests and unique keys' claims. No result id starts with either.
+CANCEL_PREFIX, UNIQUE_PREFIX = "cancel-", "unique-"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
