@@ -110,6 +110,11 @@ class Runner:
     # -- one run ------------------------------------------------------------------------------
     def run(self, delivery):
         """Run one delivery's task in a pool thread; its outcome goes to the flushers."""
+        if delivery.settled:
+            # Handed back while it waited for a thread (the worker is stopping): another
+            # worker runs it.
+            self.ledger.free_thread(delivery)
+            return
         try:
             outcome = self._run(delivery)
         except BaseException:  # noqa: BLE001 - not the task's (that is its outcome): a
