@@ -323,6 +323,8 @@ TASKS = {
             "RESULT_RETENTION": env.int("STRATUS_TASK_RESULT_RETENTION", 7 * 24 * 3600,
                                         minimum=60),
             "SHUTDOWN_GRACE": env.int("STRATUS_TASK_SHUTDOWN_GRACE", 30, minimum=0),
+            # Seconds an attempt may run unless its task sets its own; 0: no limit.
+            "TIME_LIMIT": env.int("STRATUS_TASK_TIME_LIMIT", 900, minimum=0) or None,
             # Payloads over SQS's 1 MiB, and results too big for one item, go to the media
             # bucket under a prefix that provision_aws gives a lifecycle rule.
             "PAYLOAD_BUCKET": STRATUS_MEDIA_BUCKET,

@@ -8,7 +8,8 @@ written again, never copied as bytes):
   session's key and expiry;
 - **task results**: every live result of each SQSBackend's RESULTS_DOMAIN into its
   RESULTS_TABLE, its document decoded and encoded again (so one too large for a SimpleDB
-  item may fit a DynamoDB item, or be written to S3 again beside the first);
+  item may fit a DynamoDB item, or be written to S3 again beside the first), and the cancel
+  requests and unique keys' claims kept beside them, as they are;
 - **cache entries** (optional): for each alias of settings.COPY_STATE_CACHES
   (`{alias: (simpledb_domain, dynamodb_table)}`), every live entry whose signature
   verifies, with its expiry.
@@ -39,7 +40,7 @@ from . import aws
 from .simpledb.client import SimpleDBClient, quote_name, quote_value
 from .simpledb.sessions import EXPIRY as SESSION_EXPIRY
 from .simpledb.sessions import expiry_value
-from .tasks.results import epoch, result_store
+from .tasks.results import CANCEL_PREFIX, UNIQUE_PREFIX, epoch, result_store
 
 #: The session engines copied between.
 SIMPLEDB_SESSIONS = "storage_backends.simpledb.sessions"
@@ -147,6 +148,9 @@ def copy_results(backend, threads=8):
 
     def copy_one(found):
         result_id, record = found
+        if result_id.startswith((CANCEL_PREFIX, UNIQUE_PREFIX)):
+            # A cancel request or a unique key's claim: plain attributes, no document.
+            return COPIED if destination.add(result_id, dict(record)) else PRESENT
         try:
             document = source.codec.decode(record)  # bounded; S3 read if spilled
         except ValueError:  # corrupt: the result is unreadable in either store

@@ -1,5 +1,6 @@
 """A zip export: the files a user selected, built into one zip in S3 by a background task
-(tasks.build_zip), with its progress recorded here for the page to show."""
+(tasks.build_zip). Its state is recorded here; how far the build is, in the task's result
+(its progress), which the page reads by `task_id`."""
 
 from datetime import timedelta
 
@@ -28,10 +29,14 @@ class ZipExport(models.Model):
     state = models.CharField(max_length=8, choices=ExportState, default=ExportState.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
     ready_at = models.DateTimeField(null=True, blank=True)
-    # Progress, written by the task as it goes: what the page shows.
     files_total = models.PositiveIntegerField(default=0)
-    files_done = models.PositiveIntegerField(default=0)
     bytes_total = models.PositiveBigIntegerField(default=0)
+    # The build_zip task's result id: its progress is the page's.
+    task_id = models.CharField(max_length=64, blank=True)
+    # No longer written (the task's progress replaced them). Kept one release, because
+    # during a rolling deploy the nodes of the release before still read them: remove them
+    # in the next.
+    files_done = models.PositiveIntegerField(default=0)
     bytes_done = models.PositiveBigIntegerField(default=0)
     key = models.CharField("zip's key", max_length=255, blank=True)
     zip_size = models.PositiveBigIntegerField(null=True, blank=True)
@@ -49,12 +54,6 @@ class ZipExport(models.Model):
     @property
     def pending(self):
         return self.state in (ExportState.PENDING, ExportState.BUILDING)
-
-    @property
-    def percent(self):
-        if not self.bytes_total:
-            return 100 if self.state == ExportState.READY else 0
-        return min(100, self.bytes_done * 100 // self.bytes_total)
 
     @property
     def expires_at(self):

@@ -84,9 +84,10 @@ def entry_names(names):
 def write_zip(stream, files, on_progress):
     """Write `files` (File rows) as a zip into `stream`, each streamed from its S3 object.
 
-    on_progress(files_done, bytes_done) is called after each part-sized stretch and each file.
+    on_progress(files_done, bytes_done) is called after each chunk read and each file (it
+    may raise, to stop).
     """
-    bytes_done = since_report = 0
+    bytes_done = 0
     with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED,
                          compresslevel=1) as archive:
         for done, (file, name) in enumerate(
@@ -99,8 +100,5 @@ def write_zip(stream, files, on_progress):
                 for chunk in chunks:
                     entry.write(chunk)
                     bytes_done += len(chunk)
-                    since_report += len(chunk)
-                    if since_report >= PART_BYTES:
-                        on_progress(done - 1, bytes_done)
-                        since_report = 0
+                    on_progress(done - 1, bytes_done)
             on_progress(done, bytes_done)

@@ -17,7 +17,7 @@ from apps.library import files as library_files
 from apps.library.models import File
 
 from .models import ExportState, ZipExport
-from .tasks import enqueue_build
+from .tasks import build_progress, enqueue_build
 
 #: Files on one page of the selection.
 PAGE_SIZE = 25
@@ -52,11 +52,15 @@ def create(request):
 @login_required
 @require_safe
 def detail(request, public_id):
-    """The export's progress (refreshed by live.js while it builds), then its download link."""
+    """The export's progress, from its task's result (refreshed by live.js while it
+    builds), then its download link."""
     export = get_object_or_404(ZipExport, public_id=public_id, owner=request.user)
     expired = export.expires_at is not None and export.expires_at <= timezone.now()
-    return render(request, "exports/detail.html", {"export": export, "expired": expired},
-                  status=410 if expired else 200)
+    progress = build_progress(export) if export.pending else None
+    return render(request, "exports/detail.html", {
+        "export": export, "expired": expired, "progress": progress,
+        "percent": (progress.percent or 0) if progress else 0,
+    }, status=410 if expired else 200)
 
 
 @never_cache

@@ -6,6 +6,9 @@ reads as much of it as a preview needs (previews.py) and records a thumbnail, th
 lines of text, or why there is none. The upload view sends both, with `enqueue_file_facts`
 and `enqueue_previews`, which never let a queue outage undo an upload.
 
+Both report, as their task's progress, the bytes read of the file's size, and stop between
+chunks when their worker asks (storage_backends.tasks: a time limit, a cancel).
+
 Delivery is at least once, so the tasks are idempotent: what is already recorded is
 returned without reading S3 again, and the row is written only while it is still missing,
 with `.filter(pk=..., <still pending>).update(...)`, so a title edited meanwhile is kept and
@@ -27,6 +30,7 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
+from storage_backends.tasks import raise_if_stopped, report_progress
 from storage_backends.tasks.queues import QueueError
 from storage_backends.tasks.results import STORE_ERRORS
 
@@ -106,11 +110,23 @@ def stored_chunks(name, storage, chunk_bytes=CHUNK_BYTES):
             body.close()
 
 
-def read_facts(name, storage):
-    """Stream the stored object `name` once: its Facts. FileNotFoundError if it is gone."""
+def reporting(chunks, total, message):
+    """`chunks`, reporting the bytes read so far (of `total`) as the running task's
+    progress, and stopping (storage_backends.tasks.Stopped) when its worker asks."""
+    done = 0
+    for chunk in chunks:
+        raise_if_stopped()
+        yield chunk
+        done += len(chunk)
+        report_progress(done, total, message)
+
+
+def read_facts(name, storage, size=None):
+    """Stream the stored object `name` (of `size` bytes, if known) once: its Facts.
+    FileNotFoundError if it is gone."""
     facts = Facts()
     with stored_chunks(name, storage, CHUNK_BYTES) as chunks:
-        for chunk in chunks:
+        for chunk in reporting(chunks, size, "reading the file"):
             facts.feed(chunk)
     return facts.finish()
 
@@ -131,7 +147,7 @@ def record_file_facts(file_id):
     if not file.facts_pending:
         return {"sha256": file.sha256, "detected_type": file.detected_type}
     try:
-        facts = read_facts(file.file.name, file.file.storage)
+        facts = read_facts(file.file.name, file.file.storage, file.size)
     except FileNotFoundError:
         if not File.objects.filter(pk=file_id).exists():
             logger.info("file facts skipped file=%s reason=deleted", file_id)
@@ -169,7 +185,8 @@ def build_previews(file_id):
     storage = file.file.storage
     try:
         with stored_chunks(file.file.name, storage, PREVIEW_CHUNK_BYTES) as chunks:
-            preview = previews.make_preview(chunks, file.size,
+            preview = previews.make_preview(reporting(chunks, file.size, "reading the file"),
+                                            file.size,
                                             max_bytes=settings.STRATUS_PREVIEW_MAX_BYTES,
                                             max_pixels=settings.STRATUS_PREVIEW_MAX_PIXELS)
     except previews.Refused as refusal:
@@ -181,6 +198,7 @@ def build_previews(file_id):
             logger.info("previews skipped file=%s reason=deleted", file_id)
             return None
         raise
+    report_progress(file.size, file.size, "storing the preview")
     key = ""
     if preview.image:
         thumbnail = ContentFile(preview.image)

@@ -7,14 +7,17 @@ and replaces all of the admin's URLs for it with its own views and templates
 
 - Task results (`TaskResultAdmin`): the newest results of a backend, filtered by status,
   task path and queue; one result with its times, attempts, arguments, return value and
-  errors; "re-enqueue" (POST) sends the same task again through the backend's `enqueue`.
+  errors, its progress, time limit and cancel state (admin_control.py); "re-enqueue"
+  (POST) sends the same task again through the backend's `enqueue`, "cancel" (POST)
+  cancels a queued or running one.
 - Task queues (`TaskQueueAdmin`): SQS's approximate counts for every queue and its
   dead-letter queue; and Task metrics, the figures /metrics exports (metrics/dashboard.py).
 - Dead letters (`DeadLetterAdmin`): each DLQ's messages, one message, and the actions
   redrive and delete (POST), by message id (deadletters.py says how). Redrive is offered,
   and done, only for messages that can run; the others can be inspected and deleted.
 
-Permissions are the models': `view` for every page, `change` to re-enqueue or redrive,
+Permissions are the models': `view` for every page, `change` to re-enqueue, cancel or
+redrive,
 `delete` to delete a dead letter; superusers have them all, and the admin site sends
 anyone not staff to its login page. Every action is recorded in the admin's log.
 
@@ -42,6 +45,7 @@ from django.utils.http import urlencode
 from django.utils.timesince import timesince
 
 from .. import resources
+from .admin_control import cancel_view, listed_progress, run_facts
 from .deadletters import LOOK_VISIBILITY, MAX_LISTED, dead_letter_queue
 from .messages import BadMessage, resolve_task
 from .metrics import dashboard, figures
@@ -186,6 +190,8 @@ class TaskResultAdmin(_TaskPages):
             path("<str:object_id>/", wrap(self.change_view), name=self._name("change")),
             path("<str:object_id>/enqueue/", wrap(self.enqueue_view),
                  name=self._name("enqueue")),
+            path("<str:object_id>/cancel/", wrap(self.cancel_view),
+                 name=self._name("cancel")),
         ]
 
     def changelist_view(self, request, extra_context=None):
@@ -217,6 +223,8 @@ class TaskResultAdmin(_TaskPages):
             "id": result_id, "url": self._url("change", result_id, query=query),
             "task": attributes.get("task", ""), "queue": attributes.get("queue", ""),
             "priority": attributes.get("priority", ""), "status": attributes.get("status", ""),
+            "cancelled": bool(attributes.get("cancelled")),
+            "progress": listed_progress(attributes),
             "enqueued_at": stored_time(attributes.get("enqueued_at")),
             "finished_at": stored_time(attributes.get("finished_at")),
             "attempts": len(worker_ids_of(attributes)),
@@ -271,8 +279,24 @@ class TaskResultAdmin(_TaskPages):
             "can_reenqueue": self.has_change_permission(request) and not problem,
             "cannot_reenqueue": cannot_reenqueue,
             "enqueue_url": self._url("enqueue", object_id, query={"backend": backend.alias}),
+            "cancel_url": self._url("cancel", object_id, query={"backend": backend.alias}),
+            **run_facts(backend, object_id, attributes, self.has_change_permission(request)),
         }
         return self._render(request, "results/detail.html", title, context)
+
+    def cancel_view(self, request, object_id):
+        """Cancel the result's task: queued, it will not run; running, it is asked to stop."""
+        refused = self._post_only(request)
+        if refused:
+            return refused
+        self._require(self.has_change_permission(request))
+        back = self._url("change", object_id, query=request.GET or None)
+        try:
+            backend, _attributes = self._find(request, object_id)
+        except SERVICE_ERRORS as error:
+            messages.error(request, f"Not cancelled: {type(error).__name__}: {error}")
+            return HttpResponseRedirect(back)
+        return cancel_view(self, request, backend, object_id, back)
 
     def enqueue_view(self, request, object_id):
         """Send the result's task again (same args, kwargs, queue, priority): a new result."""

@@ -13,18 +13,19 @@ they hold.
 message (1 SendMessage). Inside `transaction.atomic()` both wait for the commit and go out
 in batches: 25 results to a BatchPutAttributes or BatchWriteItem, 10 messages to a
 SendMessageBatch; a rollback sends nothing.
-`enqueue_many` does the same for a list of calls, at once or on commit.
+`enqueue_many` does the same for a list of calls, at once or on commit. A unique task
+(`@task(unique_for=...)`, `task.unique(...)`) first claims its key (unique.py).
 """
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, transaction
-from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks import Task, TaskResultStatus
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.exceptions import InvalidTask
 from django.tasks.signals import task_enqueued
@@ -32,10 +33,10 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from .. import aws
-from . import messages, options
+from . import messages, options, unique
 from .messages import Payload, PayloadStore
 from .queues import Queues
-from .results import result_store
+from .results import SQSTaskResult, result_store
 
 
 #: The metrics store's client: connections it keeps (a worker's reporter, or a few
@@ -47,9 +48,24 @@ METRICS_ATTEMPTS = 2
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SQSTask(Task):
-    """A django.tasks Task that may set its own `max_attempts` (`@task(max_attempts=5)`)."""
+    """A django.tasks Task with this backend's own options, set in `@task(...)`:
+    `max_attempts` (runs before it is FAILED), `time_limit` (seconds an attempt may run)
+    and `unique_for` (seconds within which enqueueing it again with the same arguments
+    returns the first result: docs/tasks.md, "Unique tasks")."""
 
     max_attempts: int | None = None
+    time_limit: float | None = None
+    unique_for: int | None = None
+    #: What makes two enqueues the same within `unique_for` (None: the task's arguments);
+    #: set with `unique()`.
+    unique_key: str | None = None
+
+    def unique(self, key=None, within=None):
+        """This task made unique by `key` (a string; None: by its arguments) for `within`
+        seconds (None: the task's `unique_for`, else an hour)."""
+        if within is None:
+            within = self.unique_for if self.unique_for is not None else unique.DEFAULT_WINDOW
+        return replace(self, unique_key=key, unique_for=within)
 
 
 class SQSBackend(BaseTaskBackend):
@@ -141,6 +157,11 @@ class SQSBackend(BaseTaskBackend):
                 f"{self.config.max_receive_count - 1} (below the queue's MAX_RECEIVE_COUNT), "
                 f"not {max_attempts!r}."
             )
+        try:
+            options.time_limit(getattr(task, "time_limit", None), "time_limit")
+        except ValueError as error:
+            raise InvalidTask(str(error)) from None
+        unique.validate(task)
 
     def enqueue(self, task, args, kwargs):
         """Send one task; returns its READY TaskResult (sent on commit inside atomic())."""
@@ -149,7 +170,12 @@ class SQSBackend(BaseTaskBackend):
     def enqueue_many(self, task, calls):
         """Send one task for each (args, kwargs) in `calls`: batches of 10 messages."""
         self.validate_task(task)
-        items = [self._prepare(task, args, kwargs) for args, kwargs in calls]
+        if getattr(task, "unique_for", None) is not None:
+            return unique.enqueue_many(self, task, calls)
+        return self.dispatch([self._prepare(task, args, kwargs) for args, kwargs in calls])
+
+    def dispatch(self, items):
+        """Send prepared (payload, result) items now, or when the transaction commits."""
         if not items:
             return []
         connection = transaction.get_connection(DEFAULT_DB_ALIAS)
@@ -163,9 +189,15 @@ class SQSBackend(BaseTaskBackend):
         return self.results.task_result(result_id, self.results.record(result_id))
 
     # -- sending --------------------------------------------------------------------------
-    def _prepare(self, task, args, kwargs):
-        result = TaskResult(
-            task=task, id=get_random_string(32), status=TaskResultStatus.READY,
+    def time_limit_of(self, task):
+        """Seconds an attempt of `task` may run: its own `time_limit`, else TIME_LIMIT
+        (None: no limit)."""
+        own = getattr(task, "time_limit", None)
+        return own if own is not None else self.config.time_limit
+
+    def _prepare(self, task, args, kwargs, result_id=None):
+        result = SQSTaskResult(
+            task=task, id=result_id or get_random_string(32), status=TaskResultStatus.READY,
             enqueued_at=timezone.now(), started_at=None, last_attempted_at=None,
             finished_at=None, args=list(args), kwargs=dict(kwargs), backend=self.alias,
             errors=[], worker_ids=[],

@@ -57,6 +57,9 @@ DEFAULTS = {
     "SCHEDULES": {},
     "SCHEDULES_DOMAIN": "stratus-task-schedules",
     "SCHEDULES_TABLE": "stratus-task-schedules",
+    # Seconds an attempt may run unless its task sets its own (`@task(time_limit=...)`);
+    # None: no limit.
+    "TIME_LIMIT": None,
 }
 
 
@@ -80,6 +83,7 @@ class Options:
     payload_bucket: str | None
     payload_prefix: str
     shutdown_grace: float
+    time_limit: float | None
     metrics_interval: int = 15
     metrics_domain: str = "stratus-task-metrics"
     metrics_table: str = "stratus-task-metrics"
@@ -119,6 +123,18 @@ def _integer(options, name, lowest, highest=None):
     return value
 
 
+def time_limit(value, where):
+    """A time limit in seconds, checked: None, or a number above 0 and at most SQS's 12
+    hours (a message cannot stay hidden longer). ValueError saying `where` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            0 < value <= MAX_VISIBILITY_SECONDS):
+        raise ValueError(f"{where} must be None or a number of seconds above 0 and at most "
+                         f"{MAX_VISIBILITY_SECONDS}, not {value!r}")
+    return value
+
+
 def _boolean(options, name):
     value = options[name]
     if not isinstance(value, bool):  # "false" would otherwise be true
@@ -144,6 +160,13 @@ def _bands(value):
             f"{bands[-1][1]}, not {TASK_MIN_PRIORITY}"
         )
     return tuple(bands)
+
+
+def _time_limit(value):
+    try:
+        return time_limit(value, "SQSBackend OPTIONS['TIME_LIMIT']")
+    except ValueError as error:
+        raise ImproperlyConfigured(str(error)) from None
 
 
 def parse(options, queue_names):
@@ -175,6 +198,7 @@ def parse(options, queue_names):
         metrics_table=str(merged["METRICS_TABLE"]),
         metrics_emf=_boolean(merged, "METRICS_EMF"),
         metrics_namespace=str(merged["METRICS_NAMESPACE"]),
+        time_limit=_time_limit(merged["TIME_LIMIT"]),
         queue_names=tuple(queue_names),
         schedules=merged["SCHEDULES"],
         schedules_domain=str(merged["SCHEDULES_DOMAIN"]),

@@ -16,6 +16,8 @@ from django.tasks import TaskResultStatus
 
 from storage_backends import aws, copying
 from storage_backends.provisioning import Provisioner
+from storage_backends.tasks import Cancellation, cancel, unique
+from storage_backends.tasks.cancelling import flag_name
 from storage_backends.tasks.results import epoch
 from tests.fixtures.dynamodb import create_table
 from tests.tasks import jobs
@@ -123,6 +125,16 @@ def test_a_result_whose_document_is_corrupt_is_skipped(tasks):
     jobs.add.enqueue(2, 2)
     tasks.results.put(result.id, {"vn": "2", "vz": "0", "v000": "not base64!"})
     assert str(copying.copy_results(tasks)) == "1 copied, 0 already there, 1 skipped"
+
+
+def test_unique_claims_and_cancel_requests_are_copied_as_they_are(tasks):
+    claimed = jobs.add.unique("copied", within=600).enqueue(1, 1)
+    assert cancel(claimed.id) == Cancellation.CANCELLED  # writes a cancel request too
+    assert str(copying.copy_results(tasks)) == "3 copied, 0 already there, 0 skipped"
+    copied = dynamodb_results(tasks)
+    claim = unique.claim_name(tasks, jobs.add.unique("copied", within=600), [1, 1], {})
+    assert copied.record(claim)["result"] == claimed.id
+    assert copied.existing([flag_name(claimed.id)]) == {flag_name(claimed.id)}
 
 
 # -- sessions -------------------------------------------------------------------------------

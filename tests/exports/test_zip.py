@@ -2,6 +2,7 @@
 the zip downloaded through its presigned URL and its entries compared with the uploads."""
 
 import io
+import re
 import zipfile
 from datetime import timedelta
 
@@ -10,7 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.exports.models import ExportState, ZipExport
+from apps.exports.tasks import build_zip
 from apps.library.models import File
+from storage_backends.tasks import Progress
 from tests.library.helpers import fetch, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the worker's threads read committed rows
@@ -51,18 +54,41 @@ def test_the_zip_holds_every_selected_file(user_client, tasks, run_worker):
     assert headers["Content-Disposition"].startswith("attachment;")
 
 
-def test_the_progress_is_recorded_for_the_page(user_client, tasks, run_worker):
+def test_the_progress_is_the_tasks_and_the_page_shows_it(user_client, tasks, run_worker):
     files = upload_all(user_client, CONTENTS)
     export(user_client, files)
     row = ZipExport.objects.get()
     page = user_client.get(row.get_absolute_url())
-    assert b"data-pending" in page.content and b"<progress" in page.content
+    assert b"data-pending" in page.content and b'<progress id="zip-progress"' in page.content
     run_worker()
     row.refresh_from_db()
-    assert (row.state, row.files_done, row.files_total) == (ExportState.READY, 3, 3)
-    assert row.bytes_done == row.bytes_total == sum(map(len, CONTENTS.values()))
+    assert row.state == ExportState.READY
+    progress = build_zip.get_result(row.task_id).progress
+    assert (progress.done, progress.total, progress.message) == (
+        row.bytes_total, sum(map(len, CONTENTS.values())), "3 of 3 files")
     page = user_client.get(row.get_absolute_url())
     assert b"data-pending" not in page.content and b'id="zip-download"' in page.content
+
+
+def test_the_page_shows_the_progress_of_a_zip_being_built(user_client, tasks, stored_file):
+    export(user_client, [stored_file])  # no worker runs: the progress is written here
+    row = ZipExport.objects.get()
+    ZipExport.objects.filter(pk=row.pk).update(state=ExportState.BUILDING, bytes_total=4096)
+    tasks.results.put(row.task_id, {"progress": Progress(
+        1024, 4096, "0 of 1 files", timezone.now()).to_json()})
+    # filesizeformat joins with a no-break space: only the template's own spacing goes.
+    content = re.sub(r"[ \n]+", " ", user_client.get(row.get_absolute_url()).content.decode())
+    assert "0 of 1 files, 1.0\xa0KB of 4.0\xa0KB." in content
+    assert '<progress id="zip-progress" max="100" value="25">' in content
+
+
+def test_the_page_of_a_zip_whose_progress_cannot_be_read_still_shows(user_client, tasks,
+                                                                     stored_file):
+    export(user_client, [stored_file])
+    ZipExport.objects.update(task_id="no-such-result")
+    response = user_client.get(ZipExport.objects.get().get_absolute_url())
+    assert response.status_code == 200
+    assert b'<progress id="zip-progress" max="100" value="0">' in response.content
 
 
 def test_only_the_users_own_files_are_zipped(user_client, other_client, tasks, run_worker):

@@ -109,6 +109,16 @@ def test_the_task_result_holds_the_facts(user_client, tasks, run_worker, enqueue
                                    "detected_type": "text/plain"}
 
 
+def test_the_task_reports_the_bytes_read_as_its_progress(user_client, tasks, run_worker,
+                                                         enqueued):
+    file = upload_ok(user_client, unique("notes.txt"), TEXT)
+    [result] = enqueued
+    run_worker()
+    result.refresh()
+    assert (result.progress.done, result.progress.total, result.progress.message) == (
+        file.size, file.size, "reading the file")
+
+
 def test_text_is_recognised_across_chunk_boundaries(user_client, tasks, run_worker,
                                                     monkeypatch):
     # 7-byte chunks cut the two- and three-byte UTF-8 sequences in half.

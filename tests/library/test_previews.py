@@ -107,6 +107,16 @@ def test_an_image_gets_a_webp_thumbnail_within_the_box(user_client, tasks, run_w
     assert dominant(thumbnail.convert("RGB").getpixel((240, 120))) == "green"
 
 
+def test_the_preview_task_reports_its_progress(user_client, tasks, run_worker, enqueued):
+    file = upload_ok(user_client, "progress.png", image_bytes(Image.new("RGB", (64, 64)),
+                                                              "PNG"))
+    [result] = enqueued
+    run_worker()
+    result.refresh()
+    assert (result.progress.done, result.progress.total, result.progress.message) == (
+        file.size, file.size, "storing the preview")
+
+
 def test_a_thumbnail_is_turned_upright_and_keeps_no_metadata(user_client, tasks, s3):
     # Stored sideways, left half red, right half blue; EXIF orientation 6 says: turn it 90°
     # clockwise to show it, which puts the red half on top.

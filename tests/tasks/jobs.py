@@ -7,6 +7,8 @@ import time
 from django.core.cache import caches
 from django.tasks import task
 
+from storage_backends.tasks import raise_if_stopped, report_progress, should_stop, stop_reason
+
 #: Effects the in-process tests observe: name -> list of calls.
 calls = {}
 _lock = threading.Lock()
@@ -137,3 +139,79 @@ def held(name, seconds):
     record(name, "started")
     release.wait(seconds)
     return name
+
+
+# -- time limits, progress, cancellation ----------------------------------------------------
+@task(time_limit=0.5, max_attempts=2)
+def overruns(name, seconds):
+    """Runs past its time limit without looking at should_stop(), until `release`."""
+    record(name, "started")
+    release.wait(seconds)
+    record(name, "returned")
+    return "late"
+
+
+@task(time_limit=0.5, max_attempts=1)
+def overruns_once(name, seconds):
+    """As `overruns`, with no retry."""
+    record(name, "started")
+    release.wait(seconds)
+    record(name, "returned")
+    return "late"
+
+
+@task(time_limit=0.5, max_attempts=1)
+def stops_when_asked(name):
+    """Works in small steps until asked to stop, then records why and stops."""
+    record(name, "started")
+    deadline = time.monotonic() + 30
+    while not should_stop() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    record(name, stop_reason())
+    raise_if_stopped()
+
+
+@task
+def reports_progress(name, steps):
+    """Reports each of `steps` steps as done, then returns."""
+    for step in range(1, steps + 1):
+        report_progress(step, steps, f"step {step}")
+    record(name, steps)
+    return steps
+
+
+@task
+def reports_then_waits(name, seconds):
+    """Reports 1 of 2, waits for `release`, reports 2 of 2."""
+    report_progress(1, 2, "half way")
+    record(name, "reported")
+    release.wait(seconds)
+    report_progress(2, 2, "done")
+    return 2
+
+
+@task(takes_context=True)
+def runs_until_cancelled(context, name, seconds):
+    """Works in small steps for up to `seconds`, checking its context for a stop."""
+    record(name, "started")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        context.raise_if_stopped()
+        time.sleep(0.02)
+    record(name, "not stopped")
+    return "ran to the end"
+
+
+@task(unique_for=60)
+def unique_add(a, b):
+    return a + b
+
+
+@task
+def reports_until_released(name, seconds):
+    """Reports one more step every 50 ms until `release` (or `seconds`)."""
+    step = 0
+    while not release.wait(0.05) and step < seconds * 20:
+        step += 1
+        report_progress(step)
+    return step

@@ -4,7 +4,7 @@ process tests in test_worker_process.py kill real threads of a real worker)."""
 
 import threading
 
-from storage_backends.tasks.worker.deliveries import Delivery, Ledger
+from storage_backends.tasks.worker.deliveries import THREAD, Delivery, Ledger
 from storage_backends.tasks.worker.supervision import Control, Crew
 
 #: Seconds a test waits for a thread to end.
@@ -92,8 +92,8 @@ def test_the_heartbeat_extends_a_delivery_whose_outcome_is_being_written():
     ledger = Ledger(concurrency=4)
     finishing = ledger.track(delivery("finishing"))
     ledger.started_task(finishing)
-    ledger.task_began()
-    ledger.task_ended(finishing)
+    ledger.task_began(finishing)
+    ledger.end_run(finishing, THREAD)
     finishing.finished = True
     assert ledger.to_extend(now=100.0, visibility=30) == [finishing]
 

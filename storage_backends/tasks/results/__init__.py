@@ -5,8 +5,10 @@ the worker, the listing and the admin: `status`, `task` (the task's module path)
 `queue`, `priority`, the times `enqueued_at`, `started_at`, `last_attempted_at`,
 `finished_at` (ISO 8601 UTC, fixed width, "" when unset), `worker_ids` (JSON list, one per
 attempt), `base` (attempts made before a redrive), `lease` and `mid` (while RUNNING: until
-when the running worker holds the message, and its SQS message id) and `expires` (epoch
-seconds, fixed width: the end of the result's retention). The rest — args, kwargs, errors
+when the running worker holds the message, and its SQS message id), `expires` (epoch
+seconds, fixed width: the end of the result's retention), and, once there is any,
+`progress` (JSON: what the task last reported, storage_backends.tasks.context) and
+`cancelled` (when a FAILED result was cancelled). The rest — args, kwargs, errors
 with tracebacks, the return value — is one JSON document, encoded by the store's codec
 into attributes of its own, compressed, and spilled to S3 when larger than an item holds.
 A document is at most MAX_DOCUMENT_BYTES: a longer one is refused when written
@@ -20,6 +22,12 @@ Two stores keep records, chosen by the backend's RESULTS_STORE option:
 - `dynamodb.DynamoDBResultStore` ("dynamodb"): items of a DynamoDB table (RESULTS_TABLE),
   whose TTL deletes a result once past its retention.
 
+Beside the results, the same domain or table holds two kinds of small items whose names
+no result id takes (ids are 32 letters and digits): `cancel-<id>`, a cancel request for a
+running task (cancelling.py), and `unique-<digest>`, the claim of a unique task's key
+(unique.py). Neither has `enqueued_at`, so listings leave them out; both have `expires`,
+so pruning removes them.
+
 Writing, in both: `put(id, attributes)` sets those attributes and keeps the others.
 `put_many({id: record})` writes many in batches, and a store may replace whole items there
 (DynamoDB's BatchWriteItem can only), so each record given to it must be whole as far as the
@@ -31,12 +39,15 @@ import json
 import time
 from datetime import UTC, datetime
 
+from dataclasses import dataclass
+
 from django.tasks import TaskResult, TaskResultStatus
-from django.tasks.base import TaskError
+from django.tasks.base import TASK_REFRESH_ATTRS, TaskError
 from django.tasks.exceptions import TaskResultDoesNotExist
 
 from ...dynamodb.errors import DynamoDBError
 from ...simpledb.errors import SimpleDBError
+from ..context import Progress
 from ..messages import BadMessage, resolve_task
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -50,6 +61,32 @@ MAX_LISTED = 2500
 STORE_ERRORS = (SimpleDBError, DynamoDBError)
 #: The stores RESULTS_STORE names.
 STORES = ("simpledb", "dynamodb")
+#: Name prefixes of the small items kept beside the results (see the module docstring):
+#: cancel requests and unique keys' claims. No result id starts with either.
+CANCEL_PREFIX, UNIQUE_PREFIX = "cancel-", "unique-"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SQSTaskResult(TaskResult):
+    """Django's TaskResult, plus what this backend records beside it: the task's last
+    reported `progress` (a `context.Progress`, or None) and whether it was `cancelled`
+    (then its status is FAILED: Django has no CANCELLED status). `refresh()` reads them
+    again too."""
+
+    progress: Progress | None = None
+    cancelled: bool = False
+
+    def refresh(self):
+        self._take(self.task.get_backend().get_result(self.id))
+
+    async def arefresh(self):
+        self._take(await self.task.get_backend().aget_result(self.id))
+
+    def _take(self, refreshed):
+        for name in TASK_REFRESH_ATTRS:
+            object.__setattr__(self, name, getattr(refreshed, name))
+        object.__setattr__(self, "progress", getattr(refreshed, "progress", None))
+        object.__setattr__(self, "cancelled", getattr(refreshed, "cancelled", False))
 
 
 def format_time(moment):
@@ -127,7 +164,9 @@ class ResultStore:
         try:
             task = resolve_task(attributes["task"])
             document = self.document(attributes)
-            result = TaskResult(
+            cancelled = bool(attributes.get("cancelled")) and (
+                attributes["status"] == TaskResultStatus.FAILED)
+            result = SQSTaskResult(
                 task=task.using(queue_name=attributes.get("queue") or None,
                                 priority=int(attributes.get("priority") or 0),
                                 backend=attributes.get("backend") or None),
@@ -141,6 +180,8 @@ class ResultStore:
                 errors=[TaskError(exception_class_path=e["exception_class_path"],
                                   traceback=e["traceback"]) for e in document["errors"]],
                 worker_ids=json.loads(attributes.get("worker_ids") or "[]"),
+                progress=Progress.from_json(attributes.get("progress")),
+                cancelled=cancelled,
             )
             return_value = document["return_value"]
         except (BadMessage, KeyError, TypeError, ValueError) as error:
@@ -173,6 +214,16 @@ class ResultStore:
         """Write {result_id: record} in batches (see the module docstring)."""
         raise NotImplementedError
 
+    def put_new(self, name, attributes):
+        """Write the item `name` (with an `expires`) unless one exists; whether it was
+        written. One conditional call."""
+        raise NotImplementedError
+
+    def put_if(self, name, attributes, attribute, value):
+        """Set these attributes of the item `name` (keeping the others) if its `attribute`
+        holds `value`; whether they were written. One conditional call."""
+        raise NotImplementedError
+
     def record(self, result_id):
         """The result's record ({} if there is none); one consistent read."""
         raise NotImplementedError
@@ -181,6 +232,10 @@ class ResultStore:
         """{id: record} of those that exist, read consistently in batches: at least what a
         worker decides by (status, lease, worker_ids, started_at, base, mid), and the whole
         record of a result with earlier attempts (whose errors its next outcome keeps)."""
+        raise NotImplementedError
+
+    def existing(self, names):
+        """Which of the items `names` exist (live), read consistently in batches."""
         raise NotImplementedError
 
     def listing(self, status=None, task=None, queue=None, limit=100):

@@ -50,7 +50,7 @@ COMPRESS_MIN_BYTES = 1024
 MAX_SCANNED = 20_000
 #: What a listing row shows (the admin's results page).
 LISTED_ATTRIBUTES = ("status", "task", "queue", "priority", "enqueued_at", "finished_at",
-                     "worker_ids")
+                     "worker_ids", "progress", "cancelled")
 
 
 class ItemCodec:
@@ -111,6 +111,21 @@ def item_values(record):
     return values
 
 
+def _update(attributes):
+    """(UpdateExpression, names, values) that SET what has a value, REMOVE what is None."""
+    names, values, sets, removes = {}, {}, [], []
+    for n, (name, value) in enumerate(item_values(attributes).items()):
+        names[f"#a{n}"] = name
+        if value is None:
+            removes.append(f"#a{n}")
+        else:
+            values[f":v{n}"] = value
+            sets.append(f"#a{n} = :v{n}")
+    clauses = [f"SET {', '.join(sets)}" if sets else "",
+               f"REMOVE {', '.join(removes)}" if removes else ""]
+    return " ".join(c for c in clauses if c), names, values
+
+
 def _text(value):
     return value if isinstance(value, str) else str(value)
 
@@ -152,18 +167,31 @@ class DynamoDBResultStore(ResultStore):
     # -- writing --------------------------------------------------------------------------
     def put(self, result_id, attributes):
         """One UpdateItem: SET what has a value, REMOVE what is None."""
-        names, values, sets, removes = {}, {}, [], []
-        for n, (name, value) in enumerate(item_values(attributes).items()):
-            names[f"#a{n}"] = name
-            if value is None:
-                removes.append(f"#a{n}")
-            else:
-                values[f":v{n}"] = value
-                sets.append(f"#a{n} = :v{n}")
-        clauses = [f"SET {', '.join(sets)}" if sets else "",
-                   f"REMOVE {', '.join(removes)}" if removes else ""]
-        self.records.update(result_id, " ".join(c for c in clauses if c), names=names,
-                            values=values)
+        expression, names, values = _update(attributes)
+        self.records.update(result_id, expression, names=names, values=values)
+
+    def put_new(self, name, attributes):
+        """One conditional PutItem: written unless a live item has the name (an expired
+        one, which reads treat as absent, is replaced)."""
+        try:
+            self.records.put(name, item_values(attributes),
+                             condition="attribute_not_exists(#k) OR #x < :now",
+                             names={"#k": KEY, "#x": EXPIRY},
+                             condition_values={":now": int(time.time())})
+        except ConditionFailed:
+            return False
+        return True
+
+    def put_if(self, name, attributes, attribute, value):
+        """One conditional UpdateItem."""
+        expression, names, values = _update(attributes)
+        try:
+            self.records.update(name, expression, condition="#c = :c",
+                                names={**names, "#c": attribute},
+                                values={**values, ":c": value})
+        except ConditionFailed:
+            return False
+        return True
 
     def add(self, result_id, record):
         """Write a whole record unless the table holds the result (live or not); whether it
@@ -194,6 +222,12 @@ class DynamoDBResultStore(ResultStore):
             if record is not None:
                 found[result_id] = record
         return found
+
+    def existing(self, names):
+        """One consistent BatchGetItem per 100 names."""
+        now = time.time()
+        return {name for name, item in self.records.get_many(names, consistent=True).items()
+                if record_of(item, now) is not None}
 
     def listing(self, status=None, task=None, queue=None, limit=100):
         """A consistent Scan of the listed attributes, MAX_SCANNED items at most, sorted

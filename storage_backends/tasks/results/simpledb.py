@@ -20,6 +20,9 @@ from ...simpledb.client import (
     CHUNK_PREFIX,
     COMPRESSED,
     SPILLED,
+    Absent,
+    ConditionFailed,
+    Present,
     SimpleDBClient,
     ValueCodec,
     quote_name,
@@ -59,6 +62,22 @@ class SimpleDBResultStore(ResultStore):
     def put(self, result_id, attributes):
         self.records.put(result_id, attributes)
 
+    def put_new(self, name, attributes):
+        """One PutAttributes expecting no `expires` (every item has one): an expired item
+        is still there until pruned, and counts as existing."""
+        try:
+            self.records.put(name, attributes, expect=Absent("expires"))
+        except ConditionFailed:
+            return False
+        return True
+
+    def put_if(self, name, attributes, attribute, value):
+        try:
+            self.records.put(name, attributes, expect=Present(attribute, value))
+        except ConditionFailed:
+            return False
+        return True
+
     def put_many(self, records):
         """Write {result_id: attributes}, 25 items a call."""
         if records:
@@ -76,6 +95,10 @@ class SimpleDBResultStore(ResultStore):
             if attributes.get("worker_ids", "[]") != "[]":
                 found[result_id] = self.record(result_id)
         return found
+
+    def existing(self, names):
+        """One consistent Select per 20 names."""
+        return set(self.records.get_many(names, ("expires",), consistent=True))
 
     def listing(self, status=None, task=None, queue=None, limit=100):
         """One Select (SimpleDB orders and limits): always complete."""

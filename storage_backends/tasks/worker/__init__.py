@@ -5,11 +5,15 @@ per concern:
 
 - `receiving`: receivers long-poll the queues and check each message; whatever a body
   holds, a message that cannot run is dead-lettered with the reason and never runs;
-- `running`: a pool of `concurrency` threads runs the tasks, each run ending in an outcome;
+- `running`: `concurrency` task threads (`pool`) run the tasks, each run ending in an
+  outcome;
+- `limits`: a run past its time limit fails and its thread is replaced (the old one is
+  abandoned: a Python thread cannot be killed);
+- `progress`: the progress tasks report is written, at most once a second per task;
 - `outcomes`: flushers write outcomes in batches and settle their messages;
 - `settling`: the SQS actions that end a delivery (delete, hand back, dead-letter, defer);
 - `heartbeat`: the heartbeat keeps the messages of running tasks hidden (and their lease
-  live); the marker marks long tasks RUNNING;
+  live) and passes cancel requests on to them; the marker marks long tasks RUNNING;
 - `deliveries`: the ledger of received messages and free task threads;
 - `storage_backends.tasks.lifecycle` (with `lifecycle=`): a thread reads the instance
   metadata and drains the worker once Auto Scaling is terminating its instance; after the
@@ -44,7 +48,9 @@ from ..metrics.collector import Collector
 from ..metrics.reporter import Reporter
 from .deliveries import MAX_RECEIVE, SERVICE_ERRORS, Delivery, Ledger, Outcome
 from .heartbeat import Heartbeat, Marker
+from .limits import TimeLimits
 from .outcomes import Flusher
+from .progress import ProgressWriter
 from .receiving import Receiver
 from .running import Runner
 from .settling import Settler
@@ -89,8 +95,10 @@ class Worker:
         self.lifecycle = lifecycle
         #: A `storage_backends.tasks.schedules.scheduler.Scheduler`, or None.
         self.scheduler = scheduler
-        #: Why the worker stopped on its own (a thread of it died), or None.
+        #: Why the worker stopped on its own (a thread of it died, or too many tasks ran
+        #: past their time limit), or None.
         self.failure = None
+        self._runner = None
         self.control = Control()
         self.ledger = Ledger(concurrency)
         self._outcomes = queue.Queue()
@@ -115,8 +123,9 @@ class Worker:
         worker dies (then `failure` says which); returns tasks run."""
         control = self.control
         crew = Crew(self.worker_id)
-        runner = Runner(self.backend, self.ledger, self.settler, self._outcomes,
-                        self.worker_id, self.visibility, self.concurrency, self.metrics)
+        runner = self._runner = Runner(self.backend, self.ledger, self.settler,
+                                       self._outcomes, self.worker_id, self.visibility,
+                                       self.concurrency, self.metrics)
         receiver = Receiver(self, runner)
         flusher = Flusher(self.backend, self.ledger, self.settler, self._outcomes, control,
                           self._mark_lock, self.worker_id)
@@ -131,6 +140,11 @@ class Worker:
                                           self.visibility, self.worker_id).loop)
         crew.start("marker", Marker(self.backend, self.ledger, control, self._mark_lock,
                                     self.worker_id).loop)
+        crew.start("limits", TimeLimits(runner, self.ledger, self._outcomes, control,
+                                        self.concurrency, self.worker_id,
+                                        self._give_up).loop)
+        crew.start("progress", ProgressWriter(self.backend, self.ledger, control,
+                                              self._mark_lock, self.worker_id).loop)
         if self.lifecycle is not None:
             crew.start("lifecycle", lambda: self.lifecycle.watch(control))
         reporter = Reporter(self, self.metrics) if self.config.metrics_interval else None
@@ -157,12 +171,19 @@ class Worker:
             self.lifecycle.finish()
         if crew.death:
             self.failure = crew.death
+        if self.failure:
             logger.error("worker=%s failed processed=%d handed_back=%d failure=%r",
                          self.worker_id, self.processed, handed_back, self.failure)
         else:
             logger.info("worker=%s stopped processed=%d handed_back=%d", self.worker_id,
                         self.processed, handed_back)
         return self.processed
+
+    def _give_up(self, why):
+        """Drain and stop with `failure` set (too many threads abandoned: limits.py)."""
+        logger.error("worker=%s giving up: %s", self.worker_id, why)
+        self.failure = why
+        self.control.drain()
 
     def _wait(self, crew):
         """Until the worker should stop: a death, a stop (and its grace), drained, or
@@ -188,9 +209,11 @@ class Worker:
 
     @property
     def abandoned_tasks(self):
-        """Tasks still running in threads (after run(): their messages were handed back)."""
+        """Tasks still running in threads (after run(): their messages were handed back, or
+        their time limit gave them an outcome)."""
         with self.ledger.lock:
-            return self.ledger.running
+            running = self.ledger.running
+        return running + (self._runner.threads.abandoned if self._runner else 0)
 
     def _busy(self):
         return bool(self.ledger.held()) or not self._outcomes.empty()

@@ -24,6 +24,8 @@ SERVICE_ERRORS = (*STORE_ERRORS, ClientError, BotoCoreError, QueueError)
 MAX_RECEIVE = 10
 #: Seconds a receiver waits for a full batch of free task threads before taking fewer.
 FILL_WAIT = 0.1
+#: Who ended a run (`Delivery.ended`): its task thread, or its time limit.
+THREAD, LIMIT = "thread", "limit"
 
 
 @dataclass
@@ -48,6 +50,9 @@ class Delivery:
     finished: bool = False   # its outcome is being written: no RUNNING mark after that
     settled: bool = False    # deleted, dead-lettered, handed back or left to expire
     holds_slot: bool = True  # a task thread is kept for it (until its task has run)
+    run: object = None       # its context.Run: progress, stop requests, time limit
+    deadline: float = 0.0    # time.monotonic() its time limit ends (0: none)
+    ended: str = ""          # who gave its run an outcome: THREAD or LIMIT ("" if none yet)
 
 
 @dataclass
@@ -126,17 +131,39 @@ class Ledger:
         delivery.running = True
         self.started += 1
 
-    def task_began(self):
+    def task_began(self, delivery):
+        limit = delivery.run.time_limit if delivery.run else None
         with self.lock:
             self.running += 1
+            delivery.deadline = time.monotonic() + limit if limit else 0.0
 
-    def task_ended(self, delivery):
-        """The task of a delivery has run: its thread is free while its outcome is written."""
+    def end_run(self, delivery, by):
+        """Give the run of a delivery its outcome, `by` its THREAD (the task returned) or
+        its LIMIT: whether this caller is the first. The first frees the task thread while
+        the outcome is written; a later one must drop its outcome."""
         with self.lock:
+            if delivery.ended:
+                return False
+            delivery.ended = by
             self.running -= 1
             freed, delivery.holds_slot = delivery.holds_slot, False
         if freed:
             self.release(1)
+        return True
+
+    def overdue(self, now):
+        """Deliveries whose run is past its time limit and has no outcome yet."""
+        with self.lock:
+            return [d for d in self._held.values()
+                    if d.deadline and now >= d.deadline and not d.ended and not d.settled]
+
+    def in_progress(self):
+        """Deliveries whose task runs now, marked RUNNING in the result store, and whose
+        outcome is not being written: what may still get progress or a stop request."""
+        with self.lock:
+            return [d for d in self._held.values()
+                    if d.running and d.marked and not d.ended and not d.finished
+                    and not d.settled]
 
     def free_thread(self, delivery):
         with self.lock:

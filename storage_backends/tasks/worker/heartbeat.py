@@ -7,6 +7,11 @@
   Leases are written under the mark lock, and not for a task whose outcome is being
   written: where a write replaces the whole item (DynamoDB), a lease written after the
   outcome would make the task RUNNING again.
+- The heartbeat also reads, every CANCEL_CHECK_EVERY seconds (at most a third of the
+  visibility timeout), whether the tasks marked RUNNING have been cancelled: one batch
+  read of their `cancel-<id>` items (cancelling.py). A task found cancelled is asked to
+  stop (`should_stop()`, `stop_reason()` "cancelled"). Tasks quicker than
+  RUNNING_MARK_AFTER are never looked up: draining short tasks costs no read.
 - The **marker** marks a task still running after RUNNING_MARK_AFTER as RUNNING (with its
   lease), in batches; a quicker one goes from READY to its outcome in one write.
 """
@@ -14,6 +19,8 @@
 import logging
 import time
 
+from ..cancelling import flag_name
+from ..context import CANCELLED
 from ..results import epoch
 from .deliveries import SERVICE_ERRORS
 from .settling import by_url
@@ -23,6 +30,8 @@ logger = logging.getLogger("storage_backends.tasks.worker")
 #: A task still running after this many seconds is marked RUNNING in the result store
 #: (with its lease); a quicker one goes from READY to its outcome in one write.
 RUNNING_MARK_AFTER = 0.25
+#: Seconds between two reads of the cancel requests of running tasks, at most.
+CANCEL_CHECK_EVERY = 5.0
 
 
 class Heartbeat:
@@ -36,10 +45,33 @@ class Heartbeat:
         self.visibility = visibility
         self.every = max(0.2, visibility / 3)
         self.worker_id = worker_id
+        self.cancel_every = min(CANCEL_CHECK_EVERY, self.every)
+        self._cancels_read_at = 0.0
 
     def loop(self):
         while not self.control.stop_now.wait(min(1.0, self.every / 2)):
             self.beat(time.time())
+            if time.monotonic() - self._cancels_read_at >= self.cancel_every:
+                self._cancels_read_at = time.monotonic()
+                self.read_cancels()
+
+    def read_cancels(self):
+        """Ask the running tasks that were cancelled to stop; one batch read, if any run."""
+        running = {flag_name(d.payload.id): d for d in self.ledger.in_progress()
+                   if not d.run.should_stop()}
+        if not running:
+            return
+        try:
+            cancelled = self.backend.results.existing(list(running))
+        except SERVICE_ERRORS as error:
+            logger.warning("worker=%s cancel requests unreadable error=%r", self.worker_id,
+                           error)
+            return
+        for name in cancelled:
+            delivery = running[name]
+            logger.info("worker=%s task=%s id=%s cancelled: asked to stop", self.worker_id,
+                        delivery.payload.task_path, delivery.payload.id)
+            delivery.run.request_stop(CANCELLED)
 
     def beat(self, now):
         due = self.ledger.to_extend(now, self.visibility)
@@ -51,9 +83,13 @@ class Heartbeat:
                     url, [(d.receipt, self.visibility) for d in group])
             with self.mark_lock:
                 results = self.backend.results
-                results.put_many({
-                    d.payload.id: results.revised(d.mark, {"lease": epoch(now + self.visibility)})
-                    for d in due if d.marked and not d.finished})
+                lease = {"lease": epoch(now + self.visibility)}
+                leased = [d for d in due if d.marked and not d.finished]
+                results.put_many({d.payload.id: results.revised(d.mark, lease)
+                                  for d in leased})
+                for delivery in leased:
+                    # Whole-item writes from the mark (progress) keep the new lease.
+                    delivery.mark = {**delivery.mark, **lease}
         except SERVICE_ERRORS as error:
             logger.warning("worker=%s heartbeat failed error=%r", self.worker_id, error)
             return
