@@ -9,7 +9,6 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_design import settled
-from tests.browser.test_journey import sign_up
 from tests.browser.uploading import UPLOAD_BUTTON, choose, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
