@@ -211,28 +211,20 @@ def parse(options, queue_names):
         raise ImproperlyConfigured(f"SQSBackend OPTIONS['RESULTS_STORE'] must be one of "
                                    f"{', '.join(map(repr, STORES))}, not "
                                    f"{parsed.results_store!r}")
-    if parsed.results_store == "simpledb" and not DOMAIN_NAME.fullmatch(parsed.results_domain):
-        raise ImproperlyConfigured(f"RESULTS_DOMAIN {parsed.results_domain!r} is not a valid "
-                                   "SimpleDB domain name")
-    if parsed.results_store == "dynamodb" and not TABLE_NAME.fullmatch(parsed.results_table):
-        raise ImproperlyConfigured(f"RESULTS_TABLE {parsed.results_table!r} is not a valid "
-                                   "DynamoDB table name")
-    if parsed.results_store == "simpledb" and not DOMAIN_NAME.fullmatch(parsed.metrics_domain):
-        raise ImproperlyConfigured(f"METRICS_DOMAIN {parsed.metrics_domain!r} is not a valid "
-                                   "SimpleDB domain name")
-    if parsed.results_store == "dynamodb" and not TABLE_NAME.fullmatch(parsed.metrics_table):
-        raise ImproperlyConfigured(f"METRICS_TABLE {parsed.metrics_table!r} is not a valid "
-                                   "DynamoDB table name")
+    # Results, workers' reports and schedule claims each have a domain or a table, in the
+    # results' store.
+    for option in ("RESULTS", "METRICS", "SCHEDULES"):
+        if parsed.results_store == "simpledb":
+            name, pattern, kind = f"{option}_DOMAIN", DOMAIN_NAME, "SimpleDB domain"
+        else:
+            name, pattern, kind = f"{option}_TABLE", TABLE_NAME, "DynamoDB table"
+        value = getattr(parsed, name.lower())
+        if not pattern.fullmatch(value):
+            raise ImproperlyConfigured(f"{name} {value!r} is not a valid {kind} name")
     if not NAMESPACE.fullmatch(parsed.metrics_namespace) \
             or parsed.metrics_namespace.startswith("AWS/"):
         raise ImproperlyConfigured(f"METRICS_NAMESPACE {parsed.metrics_namespace!r} is not a "
                                    "CloudWatch namespace of one's own")
-    if parsed.results_store == "simpledb" and not DOMAIN_NAME.fullmatch(parsed.schedules_domain):
-        raise ImproperlyConfigured(f"SCHEDULES_DOMAIN {parsed.schedules_domain!r} is not a "
-                                   "valid SimpleDB domain name")
-    if parsed.results_store == "dynamodb" and not TABLE_NAME.fullmatch(parsed.schedules_table):
-        raise ImproperlyConfigured(f"SCHEDULES_TABLE {parsed.schedules_table!r} is not a "
-                                   "valid DynamoDB table name")
     for name in parsed.sqs_names():
         if not QUEUE_NAME.fullmatch(name + "-dlq"):
             raise ImproperlyConfigured(
