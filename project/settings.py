@@ -325,6 +325,9 @@ TASKS = {
             "SHUTDOWN_GRACE": env.int("STRATUS_TASK_SHUTDOWN_GRACE", 30, minimum=0),
             # Seconds an attempt may run unless its task sets its own; 0: no limit.
             "TIME_LIMIT": env.int("STRATUS_TASK_TIME_LIMIT", 900, minimum=0) or None,
+            # A zip export of many large files streams them all in one attempt. Set here, not
+            # in @task: the bench's baseline runs the site's tasks on Django's own backends.
+            "TIME_LIMITS": {"apps.exports.tasks.build_zip": 3600},
             # Payloads over SQS's 1 MiB, and results too big for one item, go to the media
             # bucket under a prefix that provision_aws gives a lifecycle rule.
             "PAYLOAD_BUCKET": STRATUS_MEDIA_BUCKET,

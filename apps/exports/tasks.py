@@ -29,11 +29,7 @@ from .streaming import MultipartUpload, write_zip
 logger = logging.getLogger(__name__)
 
 
-#: Seconds one attempt may take: an export of many large files streams them all.
-BUILD_TIME_LIMIT = 3600
-
-
-@task(time_limit=BUILD_TIME_LIMIT)
+@task
 def build_zip(export_id):
     """Build export `export_id`'s zip; returns its key, or None if the export is gone."""
     export = ZipExport.objects.filter(pk=export_id).first()

@@ -190,10 +190,12 @@ class SQSBackend(BaseTaskBackend):
 
     # -- sending --------------------------------------------------------------------------
     def time_limit_of(self, task):
-        """Seconds an attempt of `task` may run: its own `time_limit`, else TIME_LIMIT
-        (None: no limit)."""
+        """Seconds an attempt of `task` may run: its own `time_limit`, else its entry in
+        TIME_LIMITS, else TIME_LIMIT (None: no limit)."""
         own = getattr(task, "time_limit", None)
-        return own if own is not None else self.config.time_limit
+        if own is not None:
+            return own
+        return self.config.time_limits.get(task.module_path, self.config.time_limit)
 
     def _prepare(self, task, args, kwargs, result_id=None):
         result = SQSTaskResult(

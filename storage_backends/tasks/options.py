@@ -60,6 +60,9 @@ DEFAULTS = {
     # Seconds an attempt may run unless its task sets its own (`@task(time_limit=...)`);
     # None: no limit.
     "TIME_LIMIT": None,
+    # Seconds per task module path, before TIME_LIMIT and after the task's own: a limit set
+    # in settings leaves the task's declaration portable to other backends.
+    "TIME_LIMITS": {},
 }
 
 
@@ -84,6 +87,7 @@ class Options:
     payload_prefix: str
     shutdown_grace: float
     time_limit: float | None
+    time_limits: dict = field(default_factory=dict)
     metrics_interval: int = 15
     metrics_domain: str = "stratus-task-metrics"
     metrics_table: str = "stratus-task-metrics"
@@ -169,6 +173,18 @@ def _time_limit(value):
         raise ImproperlyConfigured(str(error)) from None
 
 
+def _time_limits(value):
+    """TIME_LIMITS checked: a dict of task module path -> seconds (as TIME_LIMIT)."""
+    if not isinstance(value, dict) or not all(isinstance(path, str) for path in value):
+        raise ImproperlyConfigured("SQSBackend OPTIONS['TIME_LIMITS'] must be a dict of task "
+                                   f"module path -> seconds, not {value!r}")
+    try:
+        return {path: time_limit(seconds, f"SQSBackend OPTIONS['TIME_LIMITS'][{path!r}]")
+                for path, seconds in value.items()}
+    except ValueError as error:
+        raise ImproperlyConfigured(str(error)) from None
+
+
 def parse(options, queue_names):
     """Options from a TASKS entry's OPTIONS and QUEUES; ImproperlyConfigured if invalid."""
     unknown = set(options) - set(DEFAULTS)
@@ -199,6 +215,7 @@ def parse(options, queue_names):
         metrics_emf=_boolean(merged, "METRICS_EMF"),
         metrics_namespace=str(merged["METRICS_NAMESPACE"]),
         time_limit=_time_limit(merged["TIME_LIMIT"]),
+        time_limits=_time_limits(merged["TIME_LIMITS"]),
         queue_names=tuple(queue_names),
         schedules=merged["SCHEDULES"],
         schedules_domain=str(merged["SCHEDULES_DOMAIN"]),

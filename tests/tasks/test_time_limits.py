@@ -93,6 +93,23 @@ def test_the_backends_time_limit_applies_to_a_task_without_its_own(tasks):
     assert [e.exception_class_path for e in result.errors] == [LIMIT_ERROR]
 
 
+@pytest.mark.parametrize("task_options", [{
+    "WAIT_SECONDS": 1, "VISIBILITY_TIMEOUT": 5, "RETRY_DELAY": 1, "MAX_ATTEMPTS": 1,
+    "MAX_RECEIVE_COUNT": 10, "SHUTDOWN_GRACE": 5, "TIME_LIMIT": 60,
+    "TIME_LIMITS": {"tests.tasks.jobs.held": 0.5}}])
+def test_a_time_limit_in_the_backends_time_limits_applies_to_that_task(tasks):
+    result = jobs.held.enqueue("held", 60)
+    with worker_in_thread(tasks, concurrency=1):
+        eventually(lambda: finished(result), "the task is FAILED")
+    assert [e.exception_class_path for e in result.errors] == [LIMIT_ERROR]
+
+
+@pytest.mark.parametrize("limits", [["x"], {"tests.tasks.jobs.held": 0}, {1: 5}])
+def test_time_limits_not_of_task_paths_to_seconds_are_improperly_configured(limits):
+    with pytest.raises(ImproperlyConfigured, match="TIME_LIMITS"):
+        options.parse({"TIME_LIMITS": limits}, ["default"])
+
+
 def test_a_task_without_a_time_limit_runs_as_long_as_it_takes(tasks, run_worker):
     result = jobs.sleep_then_count.enqueue("limitless", 1)
     run_worker(concurrency=1)
