@@ -30,7 +30,7 @@ from storage_backends.tasks import messages, options
 from storage_backends.tasks.messages import MAX_MESSAGE_BYTES, Payload
 from storage_backends.tasks.queues import REASON
 from storage_backends.tasks.results import epoch
-from storage_backends.tasks.worker import Worker
+from storage_backends.tasks.worker import Worker, heartbeat
 from tests.tasks import jobs
 from tests.tasks.calls import aws_calls
 from tests.tasks.stores import READ_MANY, WRITE_MANY, WRITE_ONE, on_both_stores
@@ -467,6 +467,28 @@ class TestDuplicates:
         assert jobs.calls["twice"] == [1]
         assert tasks.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
         assert left_in(tasks) == 0
+
+    def test_a_copy_received_while_its_task_runs_in_the_same_worker_does_not_run_it_again(
+            self, tasks, monkeypatch, caplog):
+        # No RUNNING mark while the task runs, so the result store still says READY when
+        # the copy is checked: only the worker itself can tell that it runs the task.
+        monkeypatch.setattr(heartbeat, "RUNNING_MARK_AFTER", 3600)
+        caplog.set_level(logging.INFO, logger="storage_backends.tasks.worker")
+        jobs.release.clear()
+        result = jobs.held.enqueue("copy", DEADLINE)
+        try:
+            with worker_in_thread(tasks, wait_seconds=0):
+                eventually(lambda: jobs.calls.get("copy") == ["started"], "the task started")
+                send_raw(tasks, body_of(result))  # SQS delivers a second copy meanwhile
+                eventually(lambda: len(jobs.calls["copy"]) > 1 or any(
+                    "second copies" in r.getMessage() for r in caplog.records),
+                    "the copy was received")
+                jobs.release.set()
+                eventually(lambda: left_in(tasks) == 0, "both copies were deleted")
+        finally:
+            jobs.release.set()
+        assert jobs.calls["copy"] == ["started"]
+        assert tasks.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
 
     def test_a_redelivered_message_of_a_finished_task_is_deleted_without_running(
             self, tasks, run_worker):

@@ -7,6 +7,10 @@ A delivery goes through these states, each a flag of `Delivery`:
 - `running`: handed to the task pool, queued or running there, then its outcome waiting to
   be written; the heartbeat keeps it hidden from other workers until it is settled;
 - `settled`: deleted, dead-lettered, handed back or left to expire; no longer tracked.
+
+A task is held by one delivery at a time (`Ledger.claim`): SQS may deliver a message twice
+at once (two copies, or one message to two receives), and a copy checked while the other
+runs here would find the task READY and run it again.
 """
 
 import threading
@@ -71,6 +75,7 @@ class Ledger:
     def __init__(self, concurrency):
         self.lock = threading.Lock()
         self._held = {}
+        self._tasks = {}  # result id -> the delivery that holds its task
         self._capacity = threading.Condition()
         self._free = concurrency
         self._batch_slots = min(MAX_RECEIVE, concurrency)
@@ -84,6 +89,12 @@ class Ledger:
             self._held[delivery.receipt] = delivery
         return delivery
 
+    def claim(self, delivery):
+        """Let `delivery` hold its task; the delivery that holds it already, or None."""
+        with self.lock:
+            holder = self._tasks.setdefault(delivery.payload.id, delivery)
+        return None if holder is delivery else holder
+
     def settle(self, deliveries):
         """Forget deliveries (their message is dealt with) and free their task threads."""
         freed = 0
@@ -91,6 +102,9 @@ class Ledger:
             for delivery in deliveries:
                 delivery.settled = True
                 self._held.pop(delivery.receipt, None)
+                task_id = delivery.payload.id if delivery.payload is not None else None
+                if self._tasks.get(task_id) is delivery:
+                    del self._tasks[task_id]
                 freed += delivery.holds_slot
                 delivery.holds_slot = False
         if freed:
