@@ -13,11 +13,16 @@ they hold.
 message (1 SendMessage). Inside `transaction.atomic()` both wait for the commit and go out
 in batches: 25 results to a BatchPutAttributes or BatchWriteItem, 10 messages to a
 SendMessageBatch; a rollback sends nothing.
-`enqueue_many` does the same for a list of calls, at once or on commit.
+`enqueue_many` does the same for a list of calls, at once or on commit. A message goes out
+only once its result is written (see `send`), but in bulk the results of later tasks are
+written on other threads while earlier tasks' messages are sent, so a bulk enqueue takes
+about as long as sending its messages alone.
 """
 
+import contextvars
 import math
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -36,6 +41,13 @@ from . import messages, options
 from .messages import Payload, PayloadStore
 from .queues import Queues
 from .results import result_store
+
+#: Tasks a bulk send takes per step: their results are written, then their messages sent,
+#: while the results of the steps after it are written (two result batches, five message
+#: batches).
+SEND_STEP = 50
+#: Threads writing the READY results of a bulk send ahead of its messages.
+RESULT_WRITERS = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,13 +171,43 @@ class SQSBackend(BaseTaskBackend):
         return self.config.sqs_name(payload.queue_name, self.config.band_of(payload.priority))
 
     def send(self, items, write_results=True):
-        """Write READY results, then send the messages; fires task_enqueued for each."""
-        if write_results:
-            records = {payload.id: self.results.ready_record(payload) for payload, _ in items}
-            if len(records) == 1:
-                self.results.put(*next(iter(records.items())))
-            else:
-                self.results.put_many(records)
+        """Write READY results and send the messages; fires task_enqueued for each.
+
+        Each message goes out only after its result is written: a worker that received a
+        message first would run the task from a record of its own, and the READY write
+        arriving after the outcome would make the finished task READY again. If a call
+        fails, the tasks of the steps before it are sent and the error is raised."""
+        steps = [items[start:start + SEND_STEP] for start in range(0, len(items), SEND_STEP)]
+        if not write_results:
+            for step in steps:
+                self._send_messages(step)
+        elif len(steps) == 1:
+            self._write_ready(items)
+            self._send_messages(items)
+        else:
+            with ThreadPoolExecutor(RESULT_WRITERS, thread_name_prefix="enqueue") as writers:
+                # Each write runs in a copy of this context: a request's AWS budget holds.
+                written = [writers.submit(contextvars.copy_context().run, self._write_ready,
+                                          step) for step in steps]
+                try:
+                    for step, write in zip(steps, written):
+                        write.result()
+                        self._send_messages(step)
+                finally:
+                    for write in written:
+                        write.cancel()
+        for _payload, result in items:
+            if result is not None:
+                task_enqueued.send(type(self), task_result=result)
+
+    def _write_ready(self, items):
+        records = {payload.id: self.results.ready_record(payload) for payload, _ in items}
+        if len(records) == 1:
+            self.results.put(*next(iter(records.items())))
+        else:
+            self.results.put_many(records)
+
+    def _send_messages(self, items):
         by_queue = {}
         for payload, _result in items:
             body = messages.encode(payload, self.payloads)
@@ -175,9 +217,6 @@ class SQSBackend(BaseTaskBackend):
                 self.sqs.send(name, *outgoing[0])
             else:
                 self.sqs.send_many(name, outgoing)
-        for _payload, result in items:
-            if result is not None:
-                task_enqueued.send(type(self), task_result=result)
 
     def _send_on_commit(self, connection, items):
         buffer = _CommitBuffer.current(connection, self)
