@@ -127,8 +127,10 @@ class Runner:
                 else:
                     value = task.call(*payload.args, **payload.kwargs)
                 value = normalize_json(value)
-                body = self.backend.results.body(payload.id, payload.args, payload.kwargs,
-                                                 _errors(result), value)
+                # None and no earlier errors: the stored document is the one enqueued (or
+                # an earlier success's, the same), and need not be written again.
+                body = {} if value is None and not result.errors else self.backend.results.body(
+                    payload.id, payload.args, payload.kwargs, _errors(result), value)
             except BaseException as error:  # noqa: BLE001 - a task's failure is its result
                 outcome = self._failure(delivery, error)
             else:
