@@ -54,6 +54,7 @@ missed.
 """
 
 import argparse
+import copy
 import json
 import os
 import re
@@ -338,8 +339,9 @@ FIGURES = ("enqueue_rate", "drain_rate", "worker_cpu", "stack_cpu", "sqs_enqueue
 
 
 def median_row(rows):
-    """The first row with each figure the median of `rows` (duplicates: their sum)."""
-    median = rows[0]
+    """A copy of the first row with each figure the median of `rows` (duplicates: their
+    sum)."""
+    median = copy.copy(rows[0])
     for figure in FIGURES:
         values = [getattr(row, figure) for row in rows]
         setattr(median, figure, None if None in values else statistics.median(values))
