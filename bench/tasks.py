@@ -17,9 +17,12 @@ process drains them; each at 0 ms and at 10 ms of added round-trip latency per r
    / DeleteMessageBatch 10 in 4 loops (threads) of one process, and in 1 loop.
 
 Drain time runs from starting the worker process until its queues hold no visible,
-in-flight or delayed message. Every system deletes a message only after its task ran
-(Celery: acks late), so an empty queue means N completed tasks; the queue is watched
-straight on moto, around the proxies, so watching adds no calls and no latency.
+in-flight or delayed message; the steady rate runs from the first look (every 20 ms) that
+finds a task gone, so start-up is left out (Django's set-up and the clients take a
+Stratus worker about 0.7 s to its first receive, a bare boto3 loop about 0.3 s). Every
+system deletes a message only after its task ran (Celery: acks late), so an empty queue
+means N completed tasks; the queue is watched straight on moto, around the proxies, so
+watching adds no calls and no latency.
 
 Latency: on an idle worker (Stratus: `sqs_worker --wait-seconds 20`, long-polling), K tasks
 (default 40) are enqueued one at a time, each once the previous has run; enqueue->start is
@@ -267,10 +270,12 @@ def run_client(args, env):
 
 
 class Drained:
-    """What one drain measured: seconds, CPU seconds (worker, stack), the worker's output."""
+    """What one drain measured: seconds from the worker's start, and (`steady_rate`) tasks
+    per second from the first one gone; CPU seconds (worker, stack); the worker's output."""
 
-    def __init__(self, seconds, worker_cpu, stack_cpu, output):
-        self.seconds, self.worker_cpu, self.stack_cpu = seconds, worker_cpu, stack_cpu
+    def __init__(self, seconds, steady_rate, worker_cpu, stack_cpu, output):
+        self.seconds, self.steady_rate = seconds, steady_rate
+        self.worker_cpu, self.stack_cpu = worker_cpu, stack_cpu
         self.output = output
 
 
@@ -281,10 +286,14 @@ def drain(stack, worker_command, env, direct_urls, tasks, exits_by_itself):
     children_before, stack_before = children_cpu_seconds(), stack.cpu_seconds()
     started = time.perf_counter()
     worker = Process(worker_command, env=env)
+    first_gone = None  # (when, depth) at the first look that found fewer than `tasks`
     try:
         while True:
             exited = worker.popen.poll() is not None  # before looking: it may exit drained
-            if not stack.queue_depth(direct_urls):
+            depth = stack.queue_depth(direct_urls)
+            if first_gone is None and depth < tasks:
+                first_gone = (time.perf_counter(), depth)
+            if not depth:
                 break
             if exited:
                 raise RuntimeError(f"worker exited with {worker.popen.returncode} before "
@@ -292,7 +301,12 @@ def drain(stack, worker_command, env, direct_urls, tasks, exits_by_itself):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"worker did not drain in time:\n{worker.output()}")
             time.sleep(POLL_SECONDS)
-        seconds = time.perf_counter() - started
+        ended = time.perf_counter()
+        seconds = ended - started
+        # The tasks left at the first look that found some gone, over the time they took:
+        # the worker's pace once started (start-up and its first receive excluded).
+        steady_rate = first_gone[1] / (ended - first_gone[0]) if ended > first_gone[0] \
+            else tasks / seconds
         stack_cpu = stack.cpu_seconds() - stack_before
         if exits_by_itself:
             try:
@@ -305,7 +319,8 @@ def drain(stack, worker_command, env, direct_urls, tasks, exits_by_itself):
     finally:
         worker.stop()
     # The worker is reaped by now: the kernel has added its CPU to this process's children.
-    return Drained(seconds, children_cpu_seconds() - children_before, stack_cpu, output)
+    return Drained(seconds, steady_rate, children_cpu_seconds() - children_before, stack_cpu,
+                   output)
 
 
 class Row:
@@ -316,6 +331,7 @@ class Row:
         self.key, self.system, self.latency, self.tasks = key, system, latency, tasks
         self.enqueue_rate = tasks / enqueue_seconds if enqueue_seconds else None
         self.drain_rate = tasks / drained.seconds
+        self.steady_rate = drained.steady_rate
         self.enqueue_counts, self.drain_counts = enqueue_counts, drain_counts
         self.worker_cpu = drained.worker_cpu * 1000 / tasks
         self.stack_cpu = drained.stack_cpu * 1000 / tasks
@@ -334,7 +350,7 @@ class Row:
 
 
 #: Row figures a median of runs is taken of.
-FIGURES = ("enqueue_rate", "drain_rate", "worker_cpu", "stack_cpu", "sqs_enqueue",
+FIGURES = ("enqueue_rate", "drain_rate", "steady_rate", "worker_cpu", "stack_cpu", "sqs_enqueue",
            "sqs_drain", "sqs_drain_other", "sdb_calls", "sdb_writes")
 
 
@@ -491,10 +507,11 @@ def ratio(value, base):
 def print_table(rows, at):
     """Throughput with its ratios to the raw loops, then costs per task."""
     print(f"{'system':<30}{'ms':>4}{'enqueue/s':>11}{'/raw':>7}{'drain/s':>9}{'/raw4':>7}"
-          f"{'SQS/task':>10}{'SQS/task':>10}{'(other)':>9}{'SDB/task':>10}{'SDB wr':>8}"
-          f"{'CPU ms/task':>13}{'CPU ms/task':>13}{'dup':>5}")
-    print(f"{'':<30}{'':>4}{'':>11}{'':>7}{'':>9}{'':>7}{'enqueue':>10}{'drain':>10}"
-          f"{'drain':>9}{'all':>10}{'/task':>8}{'worker':>13}{'stack':>13}{'':>5}")
+          f"{'steady/s':>10}{'/raw4':>7}{'SQS/task':>10}{'SQS/task':>10}{'(other)':>9}"
+          f"{'SDB/task':>10}{'SDB wr':>8}{'CPU ms/task':>13}{'CPU ms/task':>13}{'dup':>5}")
+    print(f"{'':<30}{'':>4}{'':>11}{'':>7}{'':>9}{'':>7}{'':>10}{'':>7}{'enqueue':>10}"
+          f"{'drain':>10}{'drain':>9}{'all':>10}{'/task':>8}{'worker':>13}{'stack':>13}"
+          f"{'':>5}")
     for row in rows:
         raw = at.get((row.latency, "raw1"))
         raw4 = at.get((row.latency, f"raw{RAW_LOOPS}"))
@@ -502,7 +519,8 @@ def print_table(rows, at):
         duplicates = "-" if row.duplicates is None else str(row.duplicates)
         print(f"{row.system:<30}{row.latency:>4}{enqueue:>11}"
               f"{ratio(row.enqueue_rate, raw and raw.enqueue_rate):>7}{row.drain_rate:>9.0f}"
-              f"{ratio(row.drain_rate, raw4 and raw4.drain_rate):>7}"
+              f"{ratio(row.drain_rate, raw4 and raw4.drain_rate):>7}{row.steady_rate:>10.0f}"
+              f"{ratio(row.steady_rate, raw4 and raw4.steady_rate):>7}"
               f"{row.sqs_enqueue:>10.2f}{row.sqs_drain:>10.2f}{row.sqs_drain_other:>9.2f}"
               f"{row.sdb_calls:>10.2f}{row.sdb_writes:>8.2f}{row.worker_cpu:>13.2f}"
               f"{row.stack_cpu:>13.2f}{duplicates:>5}")
@@ -585,7 +603,8 @@ def main(argv=None):
           f"{overhead['proxy']:.2f} ms through the proxy "
           f"(+{overhead['proxy'] - overhead['direct']:.2f} ms)")
     print("/raw: enqueue against raw SendMessageBatch; /raw4: drain against 4 raw "
-          "receive/delete loops. SQS drain = ReceiveMessage, DeleteMessage[Batch], "
+          "receive/delete loops. drain/s: from the worker process's start; steady/s: from the "
+          "first task gone (start-up excluded). SQS drain = ReceiveMessage, DeleteMessage[Batch], "
           "ChangeMessageVisibility[Batch]; (other) = the rest of the drain's SQS calls. CPU: "
           "the worker process's, and the stack's (moto, SimpleDB, proxies). dup: duplicate "
           "executions.")
@@ -615,7 +634,9 @@ def main(argv=None):
             if ours and raw4 and raw1:
                 print(f"Run {number} at {TARGET_LATENCY_MS} ms: drain {ours.drain_rate:.0f}/s = "
                       f"{ours.drain_rate / raw4.drain_rate:.2f}x 4 raw loops "
-                      f"({raw4.drain_rate:.0f}/s); enqueue {ours.enqueue_rate:.0f}/s = "
+                      f"({raw4.drain_rate:.0f}/s), steady {ours.steady_rate:.0f}/s = "
+                      f"{ours.steady_rate / raw4.steady_rate:.2f}x ({raw4.steady_rate:.0f}/s); "
+                      f"enqueue {ours.enqueue_rate:.0f}/s = "
                       f"{ours.enqueue_rate / raw1.enqueue_rate:.2f}x raw "
                       f"({raw1.enqueue_rate:.0f}/s); duplicates {ours.duplicates}")
         print()

@@ -30,7 +30,7 @@ from storage_backends.tasks import messages, options
 from storage_backends.tasks.messages import MAX_MESSAGE_BYTES, Payload
 from storage_backends.tasks.queues import REASON
 from storage_backends.tasks.results import epoch
-from storage_backends.tasks.worker import Worker, heartbeat
+from storage_backends.tasks.worker import Worker, heartbeat, outcomes
 from tests.tasks import jobs
 from tests.tasks.calls import aws_calls
 from tests.tasks.stores import READ_MANY, WRITE_MANY, WRITE_ONE, on_both_stores
@@ -449,6 +449,34 @@ def test_a_fault_while_running_one_delivery_hands_it_back_alone_and_it_runs_agai
     assert faults == [faulty.id]
     assert jobs.calls["faulty"] == [1]
     assert left_in(tasks) == 0
+
+
+@pytest.mark.parametrize("results_store", ["simpledb"])  # reads SimpleDB's write parameters
+def test_a_task_that_has_run_is_not_marked_running_while_its_outcome_waits(tasks, monkeypatch):
+    # The flusher waits for the held task's outcome to join the quick one's, long enough for
+    # the marker to see the quick one in the worker's hands for over a quarter of a second.
+    monkeypatch.setattr(outcomes, "FLUSH_GATHER", 1.0)
+    written = []
+
+    def record_statuses(params, **kwargs):
+        written.extend((item["Name"], attribute["Value"]) for item in params["Items"]
+                       for attribute in item["Attributes"] if attribute["Name"] == "status")
+
+    client = tasks.results.client
+    event = "before-parameter-build.simpledb.BatchPutAttributes"
+    client.meta.events.register(event, record_statuses)
+    jobs.release.clear()
+    try:
+        quick, held = jobs.noop.enqueue(), jobs.held.enqueue("marks", DEADLINE)
+        with worker_in_thread(tasks, wait_seconds=0):
+            eventually(lambda: tasks.get_result(quick.id).status == TaskResultStatus.SUCCESSFUL,
+                       "the quick task's outcome was written")
+            jobs.release.set()
+    finally:
+        jobs.release.set()
+        client.meta.events.unregister(event, record_statuses)
+    assert [status for name, status in written if name == quick.id] == ["SUCCESSFUL"]
+    assert (held.id, "RUNNING") in written
 
 
 # -- duplicates -----------------------------------------------------------------------------

@@ -49,6 +49,7 @@ class Delivery:
     mark: dict = field(default_factory=dict)  # the RUNNING record, written if it runs long
     running_since: float = 0.0
     marked: bool = False     # RUNNING is in the result store
+    ended: bool = False      # its task has run: its outcome waits to be written
     finished: bool = False   # its outcome is being written: no RUNNING mark after that
     settled: bool = False    # deleted, dead-lettered, handed back or left to expire
     holds_slot: bool = True  # a task thread is kept for it (until its task has run)
@@ -128,11 +129,12 @@ class Ledger:
                     and d.visible_until - now < visibility * 2 / 3]
 
     def to_mark(self, started_before):
-        """Deliveries whose task has run since `started_before` and is not marked RUNNING."""
+        """Deliveries handed to the pool before `started_before` whose task has not ended
+        and is not marked RUNNING (an ended one's outcome, queued, is written soon)."""
         with self.lock:
             return [d for d in self._held.values()
-                    if d.running and not d.marked and not d.finished and not d.settled
-                    and d.running_since <= started_before]
+                    if d.running and not d.marked and not d.ended and not d.finished
+                    and not d.settled and d.running_since <= started_before]
 
     # -- task threads ------------------------------------------------------------------------
     def started_task(self, delivery):
@@ -148,6 +150,7 @@ class Ledger:
         """The task of a delivery has run: its thread is free while its outcome is written."""
         with self.lock:
             self.running -= 1
+            delivery.ended = True
             freed, delivery.holds_slot = delivery.holds_slot, False
         if freed:
             self.release(1)

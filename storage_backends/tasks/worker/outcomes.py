@@ -10,6 +10,7 @@ dead-lettered.
 
 import logging
 import queue
+import threading
 import time
 
 from .deliveries import SERVICE_ERRORS
@@ -47,16 +48,20 @@ class Flusher:
         self.control = control
         self.mark_lock = mark_lock
         self.worker_id = worker_id
+        self._gathering = threading.Lock()
 
     def loop(self):
         """Write outcomes as they come, gathered into batches, until the worker stops."""
         while not self.control.stop_now.is_set():
-            try:
-                first = self.outcomes.get(timeout=DELETE_LINGER)
-            except queue.Empty:
-                self.settler.delete_lingering()
-                continue
-            self.flush_safely(self._gather(first))
+            # One flusher gathers at a time, while the others write: flushers gathering
+            # side by side would each take a share of the outcomes and write short batches.
+            with self._gathering:
+                try:
+                    outcomes = self._gather(self.outcomes.get(timeout=DELETE_LINGER))
+                except queue.Empty:
+                    outcomes = []
+            if outcomes:
+                self.flush_safely(outcomes)
             self.settler.delete_lingering()
 
     def _gather(self, first):

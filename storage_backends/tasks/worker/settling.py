@@ -73,9 +73,12 @@ class Settler:
 
     def _delete_with_payloads(self, deliveries):
         self.delete(deliveries)
+        if self.backend.payloads is None:
+            return
         for delivery in deliveries:
-            key = messages.pointer(delivery.body)
-            if key and self.backend.payloads is not None:
+            # Only an envelope's own "s3" key appears unescaped: the payload is a string.
+            key = messages.pointer(delivery.body) if '"s3":' in delivery.body else None
+            if key:
                 self.backend.payloads.delete(key)
 
     def delete(self, deliveries):
