@@ -37,10 +37,15 @@ changes only how messages are found:
 
 What remains per call is O(in-flight messages) or a C-level list copy, which is microseconds
 at these depths: `python bench/fast_moto.py --measure` prints stock and patched timings.
+
+Like the local stack's moto, it deletes and receives under the queue's message lock
+(`localaws.sqs_delete_race`, `localaws.sqs_receive_race`): without them, concurrent deletes
+can bring a deleted message back, and two receives can both take one message.
 """
 
 import argparse
 import functools
+import os
 import sys
 import threading
 import time
@@ -50,6 +55,10 @@ from moto import backends as moto_backends
 from moto.core.utils import unix_time_millis
 from moto.sqs import models as sqs_models
 from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from localaws import sqs_receive_race  # noqa: E402
 
 Queue = sqs_models.Queue
 Message = sqs_models.Message
@@ -144,6 +153,11 @@ def _located(queue, receipt_handle):
 
 
 def _delete_message(self, receipt_handle):
+    with self._messages_lock:  # a send or another delete must not slip into the rebuild
+        _delete_locked(self, receipt_handle)
+
+
+def _delete_locked(self, receipt_handle):
     if receipt_handle in self.deleted_messages:
         return  # deleting twice succeeds, as in SQS
     message = _located(self, receipt_handle)
@@ -221,6 +235,7 @@ def apply():
     SQSBackend.change_message_visibility = _change_message_visibility
     SQSBackend.get_queue_attributes = _get_queue_attributes(SQSBackend.get_queue_attributes)
     SQSBackend.send_message = _without_counts(SQSBackend.send_message)
+    sqs_receive_race.install()
     SQSBackend._validate_message = _without_counts(SQSBackend._validate_message)
     Queue._bench_fast = True
 

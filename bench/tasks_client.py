@@ -2,10 +2,17 @@
 
 bench/tasks.py runs each in its own process, since each Django system needs its own
 settings; this module is not meant to be run by hand. Every command prints one JSON line,
-`{"seconds": ...}`, timed around the work only (imports and setup excluded).
+`{"seconds": ...}` timed around the work only (imports and setup excluded), or what it
+measured.
 
     python bench/tasks_client.py enqueue {ours,dts,celery,raw} --tasks N [--queue-url URL]
     python bench/tasks_client.py drain-raw --queue-url URL --tasks N --loops L
+    python bench/tasks_client.py latency {ours,raw} --samples K [--queue-url URL]
+
+`drain-raw` also reports `duplicates`: messages received again after a first receive.
+`latency` enqueues one task at a time on an idle worker (or a raw long-poll loop in this
+process) and reports `latencies`, seconds from the enqueue call to the task's start (raw:
+to the receive's return).
 
 Endpoints and names come from the environment bench/tasks.py sets (AWS_ENDPOINT_URL_SQS,
 BENCH_QUEUE_PREFIX, BENCH_CELERY_*, ...).
@@ -77,6 +84,7 @@ def drain_raw(count, queue_url, loops):
     sqs = sqs_client()
     lock = threading.Lock()
     deleted = [0]
+    seen, duplicates = set(), [0]
     errors = []
 
     def loop():
@@ -89,6 +97,9 @@ def drain_raw(count, queue_url, loops):
                                                WaitTimeSeconds=1).get("Messages", [])
                 if not messages:
                     continue
+                with lock:
+                    duplicates[0] += sum(m["MessageId"] in seen for m in messages)
+                    seen.update(m["MessageId"] for m in messages)
                 response = sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
                     {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
                     for n, m in enumerate(messages)])
@@ -107,7 +118,73 @@ def drain_raw(count, queue_url, loops):
         thread.join()
     if errors:
         raise errors[0]
-    return time.perf_counter() - started
+    return {"seconds": time.perf_counter() - started, "duplicates": duplicates[0]}
+
+
+#: Seconds between one latency sample's end and the next enqueue: the worker is idle again
+#: (back in its long poll) when the next task is sent.
+LATENCY_GAP = 0.2
+#: Longest a latency sample may take before the run is called failed.
+LATENCY_TIMEOUT = 30
+
+
+def latency_ours(samples):
+    """Enqueue one no-op at a time through Stratus; its result's started_at minus its
+    enqueued_at (set when enqueue is called), read once it has finished."""
+    import django
+
+    django.setup()
+    from django.tasks import TaskResultStatus, task_backends
+    from tasks_noop import noop
+
+    backend = task_backends["default"]
+    latencies = []
+    for _ in range(samples):
+        time.sleep(LATENCY_GAP)
+        result = backend.enqueue(noop, (), {})
+        deadline = time.monotonic() + LATENCY_TIMEOUT
+        while True:
+            time.sleep(0.05)  # how soon it is seen does not change what is measured
+            found = backend.get_result(result.id)
+            if found.status == TaskResultStatus.SUCCESSFUL:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"task {result.id} did not run within {LATENCY_TIMEOUT} s")
+        latencies.append((found.started_at - found.enqueued_at).total_seconds())
+    return {"latencies": latencies}
+
+
+def latency_raw(samples, queue_url):
+    """One loop long-polling (20 s) in a thread, as an idle worker does; the main thread
+    sends one message at a time, its send time in the body."""
+    sqs = sqs_client()
+    arrived = threading.Event()
+    latencies, stop = [], threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=20).get("Messages", [])
+            now = time.time()
+            for message in messages:
+                if message["Body"] != "stop":
+                    latencies.append(now - float(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if messages:
+                arrived.set()
+
+    receiver = threading.Thread(target=loop, daemon=True)
+    receiver.start()
+    for _ in range(samples):
+        time.sleep(LATENCY_GAP)
+        arrived.clear()
+        sqs.send_message(QueueUrl=queue_url, MessageBody=repr(time.time()))
+        if not arrived.wait(LATENCY_TIMEOUT):
+            raise RuntimeError(f"a message did not arrive within {LATENCY_TIMEOUT} s")
+    stop.set()
+    sqs.send_message(QueueUrl=queue_url, MessageBody="stop")  # ends the long poll
+    receiver.join(LATENCY_TIMEOUT)
+    return {"latencies": latencies}
 
 
 def main(argv=None):
@@ -121,17 +198,24 @@ def main(argv=None):
     drain.add_argument("--tasks", type=int, required=True)
     drain.add_argument("--queue-url", required=True)
     drain.add_argument("--loops", type=int, default=1)
+    latency = commands.add_parser("latency")
+    latency.add_argument("system", choices=("ours", "raw"))
+    latency.add_argument("--samples", type=int, required=True)
+    latency.add_argument("--queue-url")
     args = parser.parse_args(argv)
 
     if args.command == "drain-raw":
-        seconds = drain_raw(args.tasks, args.queue_url, args.loops)
+        report = drain_raw(args.tasks, args.queue_url, args.loops)
+    elif args.command == "latency":
+        report = (latency_ours(args.samples) if args.system == "ours"
+                  else latency_raw(args.samples, args.queue_url))
     elif args.system in ("ours", "dts"):
-        seconds = enqueue_django(args.tasks)
+        report = {"seconds": enqueue_django(args.tasks)}
     elif args.system == "celery":
-        seconds = enqueue_celery(args.tasks)
+        report = {"seconds": enqueue_celery(args.tasks)}
     else:
-        seconds = enqueue_raw(args.tasks, args.queue_url)
-    print(json.dumps({"seconds": seconds}), flush=True)
+        report = {"seconds": enqueue_raw(args.tasks, args.queue_url)}
+    print(json.dumps(report), flush=True)
     return 0
 
 

@@ -3,7 +3,8 @@ Scaling, and our SimpleDB.
 
 moto serves every service it knows on one port, telling them apart by each request's
 signature; S3 (POST uploads answered with the headers S3 sends, `localaws.s3_post_object`),
-SQS (a message-losing race fixed by `localaws.sqs_delete_race`), DynamoDB (item writes made
+SQS (a message-losing race fixed by `localaws.sqs_delete_race`, a message delivered to two
+receives at once by `localaws.sqs_receive_race`), DynamoDB (item writes made
 atomic by `localaws.dynamodb_atomic`) and Auto Scaling (its lifecycle actions completed by
 `localaws.lifecycle_actions`) are the ones Stratus uses there. SimpleDB gets its own port
 because moto's SimpleDB lacks most of the API (see `localaws.simpledb`). moto checks no
@@ -56,11 +57,13 @@ class MotoServer:
     def __init__(self, sock):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from . import dynamodb_atomic, lifecycle_actions, s3_post_object, sqs_delete_race
+        from . import (dynamodb_atomic, lifecycle_actions, s3_post_object, sqs_delete_race,
+                       sqs_receive_race)
 
         dynamodb_atomic.install()  # each write to an item atomic, as DynamoDB's are
         lifecycle_actions.install()  # lifecycle hooks that hold and release instances
         sqs_delete_race.install()  # no message lost to a concurrent delete
+        sqs_receive_race.install()  # no message handed to two receives at once
         s3_post_object.install()  # a browser's POST upload answered with ETag and CORS
         host, port = sock.getsockname()[:2]
         app = DomainDispatcherApplication(create_backend_app)

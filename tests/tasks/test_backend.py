@@ -1,5 +1,7 @@
 """SQSBackend: what it declares, what it refuses, and what enqueueing sends (and when)."""
 
+import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,7 +12,7 @@ from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
-from storage_backends.tasks import SQSBackend, options
+from storage_backends.tasks import SQSBackend, messages, options
 from tests.tasks import jobs
 from tests.tasks.calls import aws_calls
 from tests.tasks.stores import WRITE_MANY, WRITE_ONE, on_both_stores
@@ -29,6 +31,10 @@ def waiting(tasks, queue="default", band=""):
     """How many messages an SQS queue of the backend holds, visible or delayed."""
     counts = tasks.sqs.counts(tasks.config.sqs_name(queue, band))
     return counts["ApproximateNumberOfMessages"] + counts["ApproximateNumberOfMessagesDelayed"]
+
+
+#: Seconds a test waits for what another thread does.
+DEADLINE = 10
 
 
 def add_calls(count):
@@ -260,6 +266,58 @@ def test_enqueue_many_sends_ten_messages_a_call_and_writes_25_results_a_call(tas
     assert len({result.id for result in results}) == 25
     assert waiting(tasks) == 26
     assert tasks.get_result(results[-1].id).args == [24, 24]
+
+
+@contextmanager
+def hooked(client, event, handler):
+    """`handler` registered on one of botocore's events of `client` inside the block."""
+    client.meta.events.register(event, handler)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(event, handler)
+
+
+@on_both_stores
+def test_a_bulk_enqueue_sends_each_message_only_once_its_result_is_written(tasks,
+                                                                          results_store):
+    jobs.add.enqueue(0, 0)  # looks up the queue URL
+    sent_unwritten = []
+
+    def check_results_exist(params, **kwargs):
+        ids = [messages.decode(entry["MessageBody"]).id for entry in params["Entries"]]
+        written = tasks.results.records_of(ids)
+        sent_unwritten.extend(result_id for result_id in ids if result_id not in written)
+
+    with hooked(tasks.sqs.sqs, "before-parameter-build.sqs.SendMessageBatch",
+                check_results_exist):
+        results = tasks.enqueue_many(jobs.add, add_calls(120))
+    assert len(results) == 120
+    assert sent_unwritten == []
+
+
+@on_both_stores
+def test_a_bulk_enqueue_writes_later_results_while_earlier_messages_are_sent(tasks,
+                                                                            results_store):
+    jobs.add.enqueue(0, 0)  # looks up the queue URL
+    first_sent = threading.Event()
+    waited = []
+
+    def last_write_waits_for_a_send(params, **kwargs):
+        # 120 tasks: results are written 25, 25, 25, 25, then 20 to a call; the last
+        # write waits until messages are sent, which a write-all-then-send would never do.
+        items = params.get("Items") or next(iter(params.get("RequestItems", {}).values()))
+        if len(items) == 20:
+            waited.append(first_sent.wait(DEADLINE))
+
+    store = tasks.results.client
+    write = f"{store.meta.service_model.service_id.hyphenize()}.{WRITE_MANY[results_store]}"
+    with hooked(store, f"before-parameter-build.{write}", last_write_waits_for_a_send), \
+            hooked(tasks.sqs.sqs, "before-call.sqs.SendMessageBatch",
+                   lambda **kwargs: first_sent.set()), aws_calls(tasks) as calls:
+        tasks.enqueue_many(jobs.add, add_calls(120))
+    assert waited == [True]
+    assert sorted(calls) == sorted([WRITE_MANY[results_store]] * 5 + ["SendMessageBatch"] * 12)
 
 
 def test_enqueue_many_of_nothing_sends_nothing(tasks):

@@ -30,7 +30,7 @@ from storage_backends.tasks import messages, options
 from storage_backends.tasks.messages import MAX_MESSAGE_BYTES, Payload
 from storage_backends.tasks.queues import REASON
 from storage_backends.tasks.results import epoch
-from storage_backends.tasks.worker import Worker
+from storage_backends.tasks.worker import Worker, heartbeat, outcomes
 from tests.tasks import jobs
 from tests.tasks.calls import aws_calls
 from tests.tasks.stores import READ_MANY, WRITE_MANY, WRITE_ONE, on_both_stores
@@ -451,6 +451,34 @@ def test_a_fault_while_running_one_delivery_hands_it_back_alone_and_it_runs_agai
     assert left_in(tasks) == 0
 
 
+@pytest.mark.parametrize("results_store", ["simpledb"])  # reads SimpleDB's write parameters
+def test_a_task_that_has_run_is_not_marked_running_while_its_outcome_waits(tasks, monkeypatch):
+    # The flusher waits for the held task's outcome to join the quick one's, long enough for
+    # the marker to see the quick one in the worker's hands for over a quarter of a second.
+    monkeypatch.setattr(outcomes, "FLUSH_GATHER", 1.0)
+    written = []
+
+    def record_statuses(params, **kwargs):
+        written.extend((item["Name"], attribute["Value"]) for item in params["Items"]
+                       for attribute in item["Attributes"] if attribute["Name"] == "status")
+
+    client = tasks.results.client
+    event = "before-parameter-build.simpledb.BatchPutAttributes"
+    client.meta.events.register(event, record_statuses)
+    jobs.release.clear()
+    try:
+        quick, held = jobs.noop.enqueue(), jobs.held.enqueue("marks", DEADLINE)
+        with worker_in_thread(tasks, wait_seconds=0):
+            eventually(lambda: tasks.get_result(quick.id).status == TaskResultStatus.SUCCESSFUL,
+                       "the quick task's outcome was written")
+            jobs.release.set()
+    finally:
+        jobs.release.set()
+        client.meta.events.unregister(event, record_statuses)
+    assert [status for name, status in written if name == quick.id] == ["SUCCESSFUL"]
+    assert (held.id, "RUNNING") in written
+
+
 # -- duplicates -----------------------------------------------------------------------------
 @on_both_stores
 class TestDuplicates:
@@ -467,6 +495,28 @@ class TestDuplicates:
         assert jobs.calls["twice"] == [1]
         assert tasks.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
         assert left_in(tasks) == 0
+
+    def test_a_copy_received_while_its_task_runs_in_the_same_worker_does_not_run_it_again(
+            self, tasks, monkeypatch, caplog):
+        # No RUNNING mark while the task runs, so the result store still says READY when
+        # the copy is checked: only the worker itself can tell that it runs the task.
+        monkeypatch.setattr(heartbeat, "RUNNING_MARK_AFTER", 3600)
+        caplog.set_level(logging.INFO, logger="storage_backends.tasks.worker")
+        jobs.release.clear()
+        result = jobs.held.enqueue("copy", DEADLINE)
+        try:
+            with worker_in_thread(tasks, wait_seconds=0):
+                eventually(lambda: jobs.calls.get("copy") == ["started"], "the task started")
+                send_raw(tasks, body_of(result))  # SQS delivers a second copy meanwhile
+                eventually(lambda: len(jobs.calls["copy"]) > 1 or any(
+                    "second copies" in r.getMessage() for r in caplog.records),
+                    "the copy was received")
+                jobs.release.set()
+                eventually(lambda: left_in(tasks) == 0, "both copies were deleted")
+        finally:
+            jobs.release.set()
+        assert jobs.calls["copy"] == ["started"]
+        assert tasks.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
 
     def test_a_redelivered_message_of_a_finished_task_is_deleted_without_running(
             self, tasks, run_worker):
@@ -615,16 +665,50 @@ class TestCallBudget:
     def task_options(self, task_options):
         return {**task_options, "PRIORITY_BANDS": {"": -100}}
 
-    def test_draining_40_tasks_takes_few_sqs_calls_and_batched_result_writes(
+    def test_draining_200_tasks_takes_at_most_a_quarter_sqs_call_per_task(
             self, tasks, run_worker, results_store):
-        tasks.enqueue_many(jobs.noop, [((), {})] * 40)
+        tasks.enqueue_many(jobs.noop, [((), {})] * 200)
         with aws_calls(tasks) as calls:
-            worker = run_worker(concurrency=10, queue_names=["default"])
-        assert worker.processed == 40
-        assert len(calls.of("sqs")) <= 0.35 * 40, calls.of("sqs")
-        results = calls.of("results")
-        assert WRITE_ONE[results_store] not in results
-        assert results.count(WRITE_MANY[results_store]) <= 0.25 * 40, results
-        assert results.count(READ_MANY[results_store]) <= 0.25 * 40, results
-        assert set(results) == {READ_MANY[results_store], WRITE_MANY[results_store]}, results
+            worker = run_worker(concurrency=40, queue_names=["default"])
+        assert worker.processed == 200
+        # A receive of 10 and a delete of 10 make 0.2; the rest is the end of the drain.
+        assert len(calls.of("sqs")) <= 0.25 * 200, calls.of("sqs")
 
+    def test_finished_tasks_messages_are_deleted_ten_to_a_call(
+            self, tasks, run_worker, results_store):
+        tasks.enqueue_many(jobs.noop, [((), {})] * 200)
+        with aws_calls(tasks) as calls:
+            run_worker(concurrency=40, queue_names=["default"])
+        # Gathered across outcome batches; a batch left short goes after a moment.
+        assert calls.of("sqs").count("DeleteMessageBatch") <= 0.11 * 200, calls.of("sqs")
+
+    def test_draining_200_tasks_reads_and_writes_results_in_batches(
+            self, tasks, run_worker, results_store):
+        tasks.enqueue_many(jobs.noop, [((), {})] * 200)
+        with aws_calls(tasks) as calls:
+            run_worker(concurrency=40, queue_names=["default"])
+        results = calls.of("results")
+        assert set(results) == {READ_MANY[results_store], WRITE_MANY[results_store]}, results
+        assert results.count(READ_MANY[results_store]) <= 0.15 * 200, results
+        assert results.count(WRITE_MANY[results_store]) <= 0.1 * 200, results
+
+
+@pytest.mark.parametrize("results_store", ["simpledb"])  # a SimpleDB write sets what it names
+def test_the_outcome_of_a_quick_task_that_returns_none_writes_only_what_changed(
+        tasks, run_worker):
+    jobs.noop.enqueue()
+    written = []
+
+    def record_attributes(params, **kwargs):
+        written.extend({a["Name"] for a in item["Attributes"]} for item in params["Items"])
+
+    client = tasks.results.client
+    event = "before-parameter-build.simpledb.BatchPutAttributes"
+    client.meta.events.register(event, record_attributes)
+    try:
+        run_worker()
+    finally:
+        client.meta.events.unregister(event, record_attributes)
+    # Not its document (unchanged since enqueue), nor a message id (never marked RUNNING).
+    assert written == [{"status", "started_at", "last_attempted_at", "worker_ids", "lease",
+                        "finished_at", "expires"}]

@@ -3,12 +3,13 @@
 A record is a flat dict of string attributes, named by the result id. Plain attributes, for
 the worker, the listing and the admin: `status`, `task` (the task's module path), `backend`,
 `queue`, `priority`, the times `enqueued_at`, `started_at`, `last_attempted_at`,
-`finished_at` (ISO 8601 UTC, fixed width, "" when unset), `worker_ids` (JSON list, one per
-attempt), `base` (attempts made before a redrive), `lease` and `mid` (while RUNNING: until
-when the running worker holds the message, and its SQS message id), `expires` (epoch
-seconds, fixed width: the end of the result's retention), and, once there is any,
-`progress` (JSON: what the task last reported, storage_backends.tasks.context) and
-`cancelled` (when a FAILED result was cancelled). The rest — args, kwargs, errors
+`finished_at` (ISO 8601 UTC, fixed width, absent or "" when unset), `worker_ids` (JSON
+list, one per attempt; absent: none), `base` (attempts made before a redrive), `lease` and
+`mid` (while RUNNING: until when the running worker holds the message, and its SQS message
+id; absent or "" otherwise), `expires` (epoch seconds, fixed width: the end of the
+result's retention), and, once there is any, `progress` (JSON: what the task last
+reported, storage_backends.tasks.context) and `cancelled` (when a FAILED result was
+cancelled). The rest — args, kwargs, errors
 with tracebacks, the return value — is one JSON document, encoded by the store's codec
 into attributes of its own, compressed, and spilled to S3 when larger than an item holds.
 A document is at most MAX_DOCUMENT_BYTES: a longer one is refused when written
@@ -132,13 +133,14 @@ class ResultStore:
 
     # -- records ----------------------------------------------------------------------------
     def ready_record(self, payload):
-        """The record of a just-enqueued task."""
+        """The record of a just-enqueued task. What is not set yet (start and finish times,
+        worker ids, lease) is left out: an absent attribute reads as unset, and each one
+        written costs every enqueue and every worker's read of it."""
         return {
             "status": TaskResultStatus.READY.value, "task": payload.task_path,
             "backend": payload.backend, "queue": payload.queue_name,
             "priority": str(payload.priority), "enqueued_at": format_time(payload.enqueued_at),
-            "started_at": "", "last_attempted_at": "", "finished_at": "", "worker_ids": "[]",
-            "lease": "", "mid": "", "expires": epoch(time.time() + self.retention),
+            "expires": epoch(time.time() + self.retention),
             **self.body(payload.id, payload.args, payload.kwargs, [], None),
         }
 

@@ -161,6 +161,7 @@ class Worker:
             # hand what it brings back at once. A normal stop waited in _wait already; a
             # thread's death did not.
             crew.join("receiver-", self.wait_seconds + RECEIVE_MARGIN)
+        self.settler.delete_lingering(everything=True)  # finished: deleted, not handed back
         handed_back = self.settler.hand_back_all()
         control.stop_now.set()  # flushers and heartbeat end
         runner.shutdown()

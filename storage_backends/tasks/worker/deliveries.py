@@ -7,6 +7,10 @@ A delivery goes through these states, each a flag of `Delivery`:
 - `running`: handed to the task pool, queued or running there, then its outcome waiting to
   be written; the heartbeat keeps it hidden from other workers until it is settled;
 - `settled`: deleted, dead-lettered, handed back or left to expire; no longer tracked.
+
+A task is held by one delivery at a time (`Ledger.claim`): SQS may deliver a message twice
+at once (two copies, or one message to two receives), and a copy checked while the other
+runs here would find the task READY and run it again.
 """
 
 import threading
@@ -47,6 +51,7 @@ class Delivery:
     mark: dict = field(default_factory=dict)  # the RUNNING record, written if it runs long
     running_since: float = 0.0
     marked: bool = False     # RUNNING is in the result store
+    ended: bool = False      # its task has run: its outcome waits to be written
     finished: bool = False   # its outcome is being written: no RUNNING mark after that
     settled: bool = False    # deleted, dead-lettered, handed back or left to expire
     holds_slot: bool = True  # a task thread is kept for it (until its task has run)
@@ -76,6 +81,7 @@ class Ledger:
     def __init__(self, concurrency):
         self.lock = threading.Lock()
         self._held = {}
+        self._tasks = {}  # result id -> the delivery that holds its task
         self._capacity = threading.Condition()
         self._free = concurrency
         self._batch_slots = min(MAX_RECEIVE, concurrency)
@@ -89,6 +95,12 @@ class Ledger:
             self._held[delivery.receipt] = delivery
         return delivery
 
+    def claim(self, delivery):
+        """Let `delivery` hold its task; the delivery that holds it already, or None."""
+        with self.lock:
+            holder = self._tasks.setdefault(delivery.payload.id, delivery)
+        return None if holder is delivery else holder
+
     def settle(self, deliveries):
         """Forget deliveries (their message is dealt with) and free their task threads."""
         freed = 0
@@ -96,6 +108,9 @@ class Ledger:
             for delivery in deliveries:
                 delivery.settled = True
                 self._held.pop(delivery.receipt, None)
+                task_id = delivery.payload.id if delivery.payload is not None else None
+                if self._tasks.get(task_id) is delivery:
+                    del self._tasks[task_id]
                 freed += delivery.holds_slot
                 delivery.holds_slot = False
         if freed:
@@ -119,11 +134,12 @@ class Ledger:
                     and d.visible_until - now < visibility * 2 / 3]
 
     def to_mark(self, started_before):
-        """Deliveries whose task has run since `started_before` and is not marked RUNNING."""
+        """Deliveries handed to the pool before `started_before` whose task has not ended
+        and is not marked RUNNING (an ended one's outcome, queued, is written soon)."""
         with self.lock:
             return [d for d in self._held.values()
-                    if d.running and not d.marked and not d.finished and not d.settled
-                    and d.running_since <= started_before]
+                    if d.running and not d.marked and not d.ended and not d.finished
+                    and not d.settled and d.running_since <= started_before]
 
     # -- task threads ------------------------------------------------------------------------
     def started_task(self, delivery):
@@ -146,6 +162,7 @@ class Ledger:
                 return False
             delivery.ended = by
             self.running -= 1
+            delivery.ended = True
             freed, delivery.holds_slot = delivery.holds_slot, False
         if freed:
             self.release(1)

@@ -1,27 +1,40 @@
 """Writing outcomes: flushers write them in batches, then settle their messages.
 
-A batch is one batch write for the results (BatchPutAttributes or BatchWriteItem), then
-one DeleteMessageBatch for the messages of successful tasks; a failed attempt with attempts
-left becomes READY again and its message comes back after an exponential backoff
-(ChangeMessageVisibility); the last failed attempt is FAILED and its message is
+A batch (up to FLUSH_SIZE outcomes) is one batch write for the results (BatchPutAttributes
+or BatchWriteItem) of what changed; then the messages of successful tasks are deleted, in
+full DeleteMessageBatch calls gathered across batches (see `settling`); a failed attempt
+with attempts left becomes READY again and its message comes back after an exponential
+backoff (ChangeMessageVisibility); the last failed attempt is FAILED and its message is
 dead-lettered.
 """
 
 import logging
 import queue
+import threading
 import time
 
-from .. import messages
 from .deliveries import SERVICE_ERRORS
 from .running import FAULT_BACKOFF
+from .settling import DELETE_LINGER
 
 logger = logging.getLogger("storage_backends.tasks.worker")
 
-#: Outcomes written together: batch writes take 25 items, but deletes go 10 a call.
-FLUSH_SIZE = 10
+#: Outcomes written together: one batch write (they take 25 items) and two
+#: DeleteMessageBatch calls (10 a call), so half a result write per received batch.
+FLUSH_SIZE = 20
 #: Seconds a flusher waits for more outcomes to join the first: tasks of one received batch
 #: finish moments apart, and writing them one by one multiplies the calls.
 FLUSH_GATHER = 0.05
+
+
+def written(outcome):
+    """The attributes an outcome writes: the RUNNING mark's (worker ids, times), for tasks
+    too quick to have been marked, then the outcome's. The message id is only for a RUNNING
+    record: a task never marked has none to record."""
+    attributes = {**outcome.delivery.mark, **outcome.record}
+    if not outcome.delivery.marked:
+        attributes.pop("mid", None)
+    return attributes
 
 
 class Flusher:
@@ -35,15 +48,21 @@ class Flusher:
         self.control = control
         self.mark_lock = mark_lock
         self.worker_id = worker_id
+        self._gathering = threading.Lock()
 
     def loop(self):
         """Write outcomes as they come, gathered into batches, until the worker stops."""
         while not self.control.stop_now.is_set():
-            try:
-                first = self.outcomes.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self.flush_safely(self._gather(first))
+            # One flusher gathers at a time, while the others write: flushers gathering
+            # side by side would each take a share of the outcomes and write short batches.
+            with self._gathering:
+                try:
+                    outcomes = self._gather(self.outcomes.get(timeout=DELETE_LINGER))
+                except queue.Empty:
+                    outcomes = []
+            if outcomes:
+                self.flush_safely(outcomes)
+            self.settler.delete_lingering()
 
     def _gather(self, first):
         outcomes = [first]
@@ -84,18 +103,14 @@ class Flusher:
             for outcome in outcomes:
                 outcome.delivery.finished = True
         try:
-            # The outcome carries what the RUNNING mark would have (worker ids, times), for
-            # tasks too quick to have been marked.
-            self.backend.results.put_many({o.delivery.payload.id: {**o.delivery.mark, **o.record}
-                                           for o in outcomes})
+            self.backend.results.put_many({o.delivery.payload.id: written(o) for o in outcomes})
         except SERVICE_ERRORS as error:
             # The messages come back when their visibility ends, and run again.
             logger.error("worker=%s results unwritable error=%r tasks=%d", self.worker_id,
                          error, len(outcomes))
             self.ledger.settle([o.delivery for o in outcomes])
             return
-        done = [o.delivery for o in outcomes if o.action == "delete"]
-        self.settler.delete(done)
+        self.settler.delete_finished([o.delivery for o in outcomes if o.action == "delete"])
         for outcome in outcomes:
             if outcome.action == "dead-letter":
                 self.settler.dead_letter([outcome.delivery], outcome.reason)
@@ -103,7 +118,3 @@ class Flusher:
             if outcome.action == "retry":
                 self.settler.hand_back([outcome.delivery], outcome.delay)
         self.ledger.written(len(outcomes))
-        for delivery in done:
-            key = messages.pointer(delivery.body)
-            if key and self.backend.payloads is not None:
-                self.backend.payloads.delete(key)

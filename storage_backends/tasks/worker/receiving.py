@@ -8,6 +8,9 @@ free task threads. Each received batch is checked:
 - each body is decoded (size, JSON, version, signature, payload, task path); one that fails
   goes to the dead-letter queue with the reason, whatever it holds, and never runs;
 - a deferred one is re-sent with the delay that remains;
+- a second copy of a task this worker holds (SQS delivered its message twice at once) is
+  handed back for TWIN_BACKOFF: by then the first has finished (and the copy is deleted
+  unrun) or is marked RUNNING (and the copy waits for its lease);
 - the batch's results are read with one call: a message whose result is already
   SUCCESSFUL or FAILED is deleted without running again, one that another worker is running
   (its lease is live) is handed back until that lease ends;
@@ -41,6 +44,8 @@ DEFER_TOLERANCE = 0
 EMPTY_BAND_RECHECK = 1.0
 #: Seconds a batch is handed back for when the result store or S3 cannot be reached.
 OUTAGE_BACKOFF = 5
+#: Seconds a second copy of a task this worker holds is handed back for.
+TWIN_BACKOFF = 1
 
 
 class Receiver:
@@ -137,12 +142,18 @@ class Receiver:
         runnable = [d for d in deliveries if self._check(d)]
         if not runnable:
             return
-        unique = {}
+        unique, twins = {}, []
         for delivery in runnable:
-            if delivery.payload.id in unique:  # the same task twice in one batch
-                self.settler.hand_back([delivery], self.visibility)
-            else:
+            if self.ledger.claim(delivery) is None:
                 unique[delivery.payload.id] = delivery
+            else:  # held by another delivery, of this batch or of an earlier one
+                twins.append(delivery)
+        if twins:
+            logger.info("worker=%s second copies of tasks it holds handed back=%d",
+                        self.worker_id, len(twins))
+            self.settler.hand_back(twins, TWIN_BACKOFF)
+        if not unique:
+            return
         try:
             records = self.backend.results.records_of(list(unique))
         except SERVICE_ERRORS as error:

@@ -183,8 +183,10 @@ class Runner:
         if error is None:
             try:
                 value = normalize_json(value)
-                body = self.backend.results.body(payload.id, payload.args, payload.kwargs,
-                                                 _errors(result), value)
+                # None and no earlier errors: the stored document is the one enqueued (or
+                # an earlier success's, the same), and need not be written again.
+                body = {} if value is None and not result.errors else self.backend.results.body(
+                    payload.id, payload.args, payload.kwargs, _errors(result), value)
             except BaseException as raised:  # noqa: BLE001 - unstorable: a failure too
                 error = raised
         if error is not None:

@@ -4,14 +4,27 @@ Each action settles what it acted on (see `Ledger.settle`), whether or not SQS t
 message SQS did not delete or hide comes back when its visibility ends, and runs again
 (at least once); one SQS did not take into the dead-letter queue stays, and SQS's own
 redrive moves it after MAX_RECEIVE_COUNT receives.
+
+The messages of finished tasks (`delete_finished`) are deleted in full batches of 10,
+gathered across the flushers' outcome batches, which seldom come in tens: a batch that is
+not full goes after DELETE_LINGER (`delete_lingering`, which the flushers call as they
+wait). Until it is deleted a message stays held, so a stopping worker waits for it, and a
+redelivery finds its outcome written and is deleted unrun.
 """
 
 import logging
+import threading
+import time
 
+from .. import messages
 from ..backend import delay_seconds
+from ..queues import MAX_BATCH
 from .deliveries import SERVICE_ERRORS
 
 logger = logging.getLogger("storage_backends.tasks.worker")
+
+#: Seconds a finished task's message waits for others to fill its DeleteMessageBatch.
+DELETE_LINGER = 0.05
 
 
 def by_url(deliveries):
@@ -30,6 +43,43 @@ class Settler:
         self.ledger = ledger
         self.worker_id = worker_id
         self.mark_lock = mark_lock
+        self._finished = {}  # queue URL -> (since when, deliveries waiting to be deleted)
+        self._finished_lock = threading.Lock()
+
+    def delete_finished(self, deliveries):
+        """Delete the messages of finished tasks (then their S3 payloads): a full batch of
+        10 at once, fewer once they have waited DELETE_LINGER."""
+        full = []
+        with self._finished_lock:
+            for delivery in deliveries:
+                _since, waiting = self._finished.setdefault(
+                    delivery.url, (time.monotonic(), []))
+                waiting.append(delivery)
+                if len(waiting) == MAX_BATCH:
+                    full.append(waiting)
+                    del self._finished[delivery.url]
+        for batch in full:
+            self._delete_with_payloads(batch)
+
+    def delete_lingering(self, everything=False):
+        """Delete the finished tasks' messages that have waited DELETE_LINGER (or all)."""
+        now = time.monotonic()
+        with self._finished_lock:
+            due = [url for url, (since, _waiting) in self._finished.items()
+                   if everything or now - since >= DELETE_LINGER]
+            batches = [self._finished.pop(url)[1] for url in due]
+        for batch in batches:
+            self._delete_with_payloads(batch)
+
+    def _delete_with_payloads(self, deliveries):
+        self.delete(deliveries)
+        if self.backend.payloads is None:
+            return
+        for delivery in deliveries:
+            # Only an envelope's own "s3" key appears unescaped: the payload is a string.
+            key = messages.pointer(delivery.body) if '"s3":' in delivery.body else None
+            if key:
+                self.backend.payloads.delete(key)
 
     def delete(self, deliveries):
         try:
