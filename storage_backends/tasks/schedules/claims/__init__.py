@@ -22,10 +22,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from ... import results
-from .... import aws
 
 #: The states of a claim.
 CLAIMED, ENQUEUED = "claimed", "enqueued"
@@ -159,11 +156,10 @@ def claim_store(backend):
     from .simpledb import SimpleDBClaimStore
 
     config = backend.config
-    pool = max(settings.AWS_MAX_POOL_CONNECTIONS, 16)
+    # The results' own client (one connection pool, one set of settings for the store).
+    client = backend.results.client
     if config.results_store == "dynamodb":
-        client = aws.client("dynamodb", max_pool_connections=pool)
         return backend._built_on("schedules", client, lambda made: DynamoDBClaimStore(
             made, config.schedules_table))
-    client = aws.client("sdb", max_pool_connections=pool)
     return backend._built_on("schedules", client, lambda made: SimpleDBClaimStore(
         made, config.schedules_domain))
