@@ -4,7 +4,7 @@ process tests in test_worker_process.py kill real threads of a real worker)."""
 
 import threading
 
-from storage_backends.tasks.worker.deliveries import THREAD, Delivery, Ledger
+from storage_backends.tasks.worker.deliveries import LIMIT, THREAD, Delivery, Ledger
 from storage_backends.tasks.worker.supervision import Control, Crew
 
 #: Seconds a test waits for a thread to end.
@@ -106,3 +106,15 @@ def test_the_heartbeat_leaves_a_settled_delivery_and_one_with_time_left():
         ledger.started_task(each)
     ledger.settle([settled])
     assert ledger.to_extend(now=100.0, visibility=30) == []
+
+
+def test_a_run_ended_by_its_time_limit_is_known_to_have_been_ended_by_it():
+    # The task thread, returning late, checks this to drop its own outcome.
+    ledger = Ledger(concurrency=4)
+    overrun = ledger.track(delivery("overrun"))
+    ledger.started_task(overrun)
+    ledger.task_began(overrun)
+    assert ledger.end_run(overrun, LIMIT)
+    assert overrun.ended == LIMIT
+    assert not ledger.end_run(overrun, THREAD)
+    assert overrun.ended == LIMIT and ledger.running == 0

@@ -51,7 +51,6 @@ class Delivery:
     mark: dict = field(default_factory=dict)  # the RUNNING record, written if it runs long
     running_since: float = 0.0
     marked: bool = False     # RUNNING is in the result store
-    ended: bool = False      # its task has run: its outcome waits to be written
     finished: bool = False   # its outcome is being written: no RUNNING mark after that
     settled: bool = False    # deleted, dead-lettered, handed back or left to expire
     holds_slot: bool = True  # a task thread is kept for it (until its task has run)
@@ -162,7 +161,6 @@ class Ledger:
                 return False
             delivery.ended = by
             self.running -= 1
-            delivery.ended = True
             freed, delivery.holds_slot = delivery.holds_slot, False
         if freed:
             self.release(1)
