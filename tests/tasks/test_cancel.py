@@ -1,6 +1,8 @@
 """Cancellation, in this process: a queued task that is cancelled never runs and is FAILED
 and `cancelled`; a running one is asked to stop, and is cancelled if it stops."""
 
+import logging
+
 import pytest
 from django.tasks import TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
@@ -38,6 +40,18 @@ def test_a_queued_task_that_is_cancelled_never_runs(tasks, run_worker):
     assert error.exception_class_path == CANCELLED_ERROR
     assert "cancelled before it ran" in error.traceback
     assert left_in(tasks) == 0 and dead_letters(tasks) == []
+
+
+@on_both_stores
+def test_the_worker_logs_a_cancelled_task_it_skips_as_cancelled_not_as_a_duplicate(
+        tasks, run_worker, caplog):
+    result = jobs.remember.enqueue("never", 1)
+    cancel(result.id)
+    with caplog.at_level(logging.INFO, logger="storage_backends.tasks"):
+        run_worker()
+    logged = caplog.text
+    assert "cancelled tasks deleted unrun=1" in logged
+    assert "duplicate deliveries deleted" not in logged
 
 
 @on_both_stores

@@ -33,7 +33,8 @@ from . import MAX_DOCUMENT_BYTES, MAX_LISTED, Listing, ResultStore, epoch
 #: Attributes the codec must leave free in each item (the plain ones, and spare).
 RESERVED_ATTRIBUTES = 24
 #: The attributes a worker decides by (see records_of).
-WORKER_ATTRIBUTES = ("status", "lease", "worker_ids", "started_at", "base", "mid")
+WORKER_ATTRIBUTES = ("status", "lease", "worker_ids", "started_at", "base", "mid",
+                     "cancelled")
 
 
 class SimpleDBResultStore(ResultStore):

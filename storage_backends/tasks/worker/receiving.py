@@ -181,8 +181,15 @@ class Receiver:
                 self.settler.dead_letter([delivery], f"the worker could not read its result "
                                          f"record: {type(error).__name__}: {str(error)[:500]}")
         if finished:
-            logger.info("worker=%s duplicate deliveries deleted=%d", self.worker_id,
-                        len(finished))
+            # A cancelled task's only delivery is no duplicate: say which is which, as an
+            # operator reading the log asks "did my cancel work?" and "does SQS repeat?".
+            cancelled = sum(1 for d in finished if records[d.payload.id].get("cancelled"))
+            if cancelled:
+                logger.info("worker=%s cancelled tasks deleted unrun=%d", self.worker_id,
+                            cancelled)
+            if len(finished) > cancelled:
+                logger.info("worker=%s duplicate deliveries deleted=%d", self.worker_id,
+                            len(finished) - cancelled)
             self.settler.delete(finished)
         for delivery in to_run:
             try:
