@@ -641,6 +641,8 @@ def main(argv=None):
                       f"({raw1.enqueue_rate:.0f}/s); duplicates {ours.duplicates}")
         print()
 
+    print_cpu_ceilings(at)
+
     if set(systems) != set(SYSTEMS) or TARGET_LATENCY_MS not in latencies_ms \
             or not args.latency_samples:
         print(f"Targets not checked: they need every system (--systems), "
@@ -680,6 +682,24 @@ def main(argv=None):
     print("Targets met: throughput against each peer and the raw loops, call budgets, no "
           "duplicates, idle latency.")
     return 0
+
+
+def print_cpu_ceilings(at):
+    """What this machine's cores allow each system at its CPU per task (its worker's and the
+    stack's): a drain near its ceiling is CPU-bound here, one far below it waits on calls."""
+    cores = os.cpu_count() or 1
+    rows = [row for (latency, _key), row in sorted(at.items())
+            if latency == TARGET_LATENCY_MS and row.worker_cpu + row.stack_cpu > 0]
+    if not rows:
+        return
+    print(f"CPU ceilings at {TARGET_LATENCY_MS} ms ({cores} cores / (worker + stack CPU per "
+          f"task)):")
+    for row in rows:
+        ceiling = cores * 1000 / (row.worker_cpu + row.stack_cpu)
+        # The drain rate, not the steady one: the CPU counted includes the start-up too.
+        print(f"  {row.system:<30} ceiling {ceiling:>6.0f}/s  drain "
+              f"{row.drain_rate:>6.0f}/s = {row.drain_rate / ceiling:.0%} of it")
+    print()
 
 
 if __name__ == "__main__":

@@ -320,6 +320,25 @@ def test_a_bulk_enqueue_writes_later_results_while_earlier_messages_are_sent(tas
     assert sorted(calls) == sorted([WRITE_MANY[results_store]] * 5 + ["SendMessageBatch"] * 12)
 
 
+def test_a_bulk_enqueue_sends_its_steps_side_by_side(tasks):
+    jobs.add.enqueue(0, 0)  # looks up the queue URL
+    # The first sends of two threads meet: sends made one after another never would.
+    meeting, senders, lock = threading.Barrier(2, timeout=DEADLINE), set(), threading.Lock()
+
+    def meet(**kwargs):
+        with lock:
+            sender = threading.current_thread().name
+            if sender in senders or len(senders) == 2:
+                return
+            senders.add(sender)
+        meeting.wait()
+
+    with hooked(tasks.sqs.sqs, "before-call.sqs.SendMessageBatch", meet):
+        results = tasks.enqueue_many(jobs.add, add_calls(200))
+    assert len(senders) == 2 and not meeting.broken
+    assert waiting(tasks) == 201 and len({result.id for result in results}) == 200
+
+
 def test_enqueue_many_of_nothing_sends_nothing(tasks):
     with aws_calls(tasks) as calls:
         assert tasks.enqueue_many(jobs.add, []) == []
