@@ -57,3 +57,15 @@ def test_clients_with_other_settings_are_shared_per_set_of_settings():
     assert aws.client("s3", connect_timeout=1.0) is quick
     assert quick is not aws.client("s3")
     assert quick.meta.config.connect_timeout == 1.0
+
+
+def test_a_hook_on_one_client_does_not_reach_the_others_made_from_the_same_session():
+    # All clients share one session (its loaded models); the request budget's hooks are
+    # registered per client and must stay with it.
+    heard = []
+    quick, usual = aws.client("s3", connect_timeout=1.0), aws.client("s3")
+    quick.meta.events.register("stratus-probe.s3", lambda **kwargs: heard.append(1))
+    usual.meta.events.emit("stratus-probe.s3")
+    assert heard == []
+    quick.meta.events.emit("stratus-probe.s3")
+    assert heard == [1]

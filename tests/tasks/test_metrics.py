@@ -205,11 +205,13 @@ def test_gathered_figures_count_the_running_workers_of_each_queue(tasks):
 
 def test_a_missing_metrics_store_is_a_problem_of_the_reading_not_an_error(
         tasks, settings, task_options):
-    settings.TASKS["default"]["OPTIONS"]["METRICS_DOMAIN"] = "stratus-no-such-domain"
-    settings.TASKS = dict(settings.TASKS)  # a new backend, with the missing domain
+    # Both names: the site's backend keeps its metrics in whichever store the run uses.
+    settings.TASKS["default"]["OPTIONS"].update(METRICS_DOMAIN="stratus-no-such-store",
+                                                METRICS_TABLE="stratus-no-such-store")
+    settings.TASKS = dict(settings.TASKS)  # a new backend, with the missing store
     found = figures.gather()
     assert found.reports == []
-    assert "stratus-no-such-domain" in found.store_problems[0]
+    assert "stratus-no-such-store" in found.store_problems[0]
 
 
 # -- /metrics ------------------------------------------------------------------------------------
