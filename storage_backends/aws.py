@@ -8,8 +8,9 @@ shared by all threads (boto3 clients are thread-safe). All are made from one ses
 process, under a lock since sessions are not thread-safe: the session keeps the service
 models it has loaded, so a second client costs ~2 ms instead of ~40 (a worker makes
 several at start). After a fork the child makes its own session and clients, since a
-connection pool must not be shared across processes. Every client honours the current request's AWS time budget
-(`storage_backends.budget`); outside a request its own timeouts and retries apply.
+connection pool must not be shared across processes. Every client honours the current
+request's AWS time budget (`storage_backends.budget`); outside a request its own timeouts
+and retries apply.
 """
 
 import os

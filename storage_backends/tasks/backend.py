@@ -249,14 +249,14 @@ class SQSBackend(BaseTaskBackend):
         else:
             with ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="enqueue") as senders:
                 # Each step runs in a copy of this context: a request's AWS budget holds.
-                sent = [senders.submit(contextvars.copy_context().run, self._send_step, step,
-                                       write_results) for step in steps]
+                sending = [senders.submit(contextvars.copy_context().run, self._send_step,
+                                          step, write_results) for step in steps]
                 try:
-                    for step in sent:
-                        step.result()
+                    for future in sending:
+                        future.result()
                 finally:
-                    for step in sent:
-                        step.cancel()
+                    for future in sending:
+                        future.cancel()
         for _payload, result in items:
             if result is not None:
                 task_enqueued.send(type(self), task_result=result)
